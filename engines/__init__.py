@@ -1,0 +1,22 @@
+"""TTS engines. Each engine runs inside a worker process owned by the hub.
+
+Engines are named here and imported only when chosen in config, so a CPU install never imports a
+GPU runtime and the hub process never imports an engine's heavy stack at all.
+"""
+
+ENGINES: dict[str, str] = {
+    "piper": "engines.piper.engine:PiperEngine",
+    "fake": "engines.fake:FakeEngine",
+}
+
+
+def load_engine_class(name: str) -> type:
+    """Import the engine class registered under `name` (lazily)."""
+    import importlib
+
+    try:
+        target = ENGINES[name]
+    except KeyError:
+        raise KeyError(f"unknown engine {name!r}; known engines: {', '.join(sorted(ENGINES))}") from None
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)

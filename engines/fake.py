@@ -1,0 +1,69 @@
+"""A deterministic fake engine: tones instead of speech, for testing the hub's own plumbing.
+
+Each sentence becomes a tone whose length follows the text length and whose pitch follows the voice
+(or the cloned voice's prompt), so tests can tell voices, speeds and sentences apart without a model.
+A sentence containing `CRASH` kills the worker process, as a segfaulting runtime would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from engines.base import (
+    AudioChunk,
+    Engine,
+    EngineInfo,
+    StopCheck,
+    SynthesisRequest,
+    VoiceInfo,
+    VoiceReference,
+)
+
+RATE = 16000
+SECONDS_PER_CHAR = 0.02
+PRESETS = ("fake-low", "fake-high")
+
+
+class FakeEngine(Engine):
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__(config)
+        self.delay_s = float(config.get("delay_s", 0.0))
+
+    def info(self) -> EngineInfo:
+        voices = tuple(
+            VoiceInfo(
+                name=name, engine="fake", languages=("en_US",), description=f"Fake {name}", sample_rate=RATE
+            )
+            for name in PRESETS
+        )
+        return EngineInfo(
+            name="fake", version="1", cloning=True, voices=voices, description="deterministic tones"
+        )
+
+    def prepare_voice(self, reference: VoiceReference) -> bytes:
+        return hashlib.sha256(reference.audio).digest()[:8]
+
+    def synthesize(self, request: SynthesisRequest, should_stop: StopCheck) -> Iterator[AudioChunk]:
+        if "CRASH" in request.text:
+            os._exit(70)
+        if request.voice not in PRESETS and request.prompt is None:
+            raise KeyError(f"fake engine has no voice {request.voice!r}")
+        seed = request.prompt or request.voice.encode()
+        pitch = 200.0 + int.from_bytes(hashlib.sha256(seed).digest()[:2], "little") % 400
+        seconds = max(0.1, len(request.text) * SECONDS_PER_CHAR / request.speed)
+        t = np.arange(int(seconds * RATE)) / RATE
+        audio = (0.3 * np.sin(2 * np.pi * pitch * t) * 32767).astype("<i2")
+        # Two chunks per sentence, with the simulated work between them, so cancellation has a gap to hit.
+        half = len(audio) // 2
+        for part in (audio[:half], audio[half:]):
+            if self.delay_s:
+                time.sleep(self.delay_s / 2)
+            if should_stop():
+                return
+            yield AudioChunk(RATE, 2, 1, part.tobytes())

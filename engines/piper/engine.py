@@ -1,0 +1,222 @@
+"""The Piper engine: Piper VITS voices run with onnxruntime on the CPU, phonemes from espeak-ng.
+
+Config keys (`[engines.piper]`; values may be strings when they come from the environment):
+  voice_dirs   directories searched recursively for `NAME.onnx` + `NAME.onnx.json` (list, or a
+               comma-separated string); the offline default voice `en_US-joe-medium` is always available
+  threads      onnxruntime intra-op threads, 0 = onnxruntime's choice
+  noise_scale, noise_w
+               VITS sampling noise; empty/absent = each voice's `inference` defaults from its json
+
+`info()` reads only the `.onnx.json` files. The ONNX session of a voice is created on its first request and
+kept. Each sentence of the request becomes one s16le mono AudioChunk at the voice's sample rate.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import unicodedata
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engines.base import AudioChunk, Engine, EngineInfo, StopCheck, SynthesisRequest
+from engines.piper.phonemize import EspeakPhonemizer, phoneme_ids, split_sentences
+from engines.piper.voices import PiperVoice, discover_voices
+from hub.errors import ConfigError, EngineError
+
+log = logging.getLogger(__name__)
+
+ENGINE_VERSION = "1"
+"""Bump whenever the audio for the same input could change (phonemization, id mapping, scales, ...)."""
+
+
+def _float_or_none(key: str, value: Any) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"engines.piper.{key} must be a number, got {value!r}") from None
+    if not math.isfinite(result) or result < 0:
+        raise ConfigError(f"engines.piper.{key} must be a finite number >= 0, got {value!r}")
+    return result
+
+
+def _threads(value: Any) -> int:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return 0
+    try:
+        threads = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"engines.piper.threads must be an integer (0 = default), got {value!r}") from None
+    if threads < 0:
+        raise ConfigError(f"engines.piper.threads must be >= 0 (0 = default), got {value!r}")
+    return threads
+
+
+def _voice_dirs(value: Any) -> list[Path]:
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [Path(str(item).strip()).expanduser() for item in items if str(item).strip()]
+
+
+class PiperEngine(Engine):
+    """Piper voices through onnxruntime (see the module docstring for config and behaviour)."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__(config)
+        self.voice_dirs = _voice_dirs(config.get("voice_dirs"))
+        self.threads = _threads(config.get("threads"))
+        self.noise_scale = _float_or_none("noise_scale", config.get("noise_scale"))
+        self.noise_w = _float_or_none("noise_w", config.get("noise_w"))
+        self._voices: dict[str, PiperVoice] | None = None
+        self._sessions: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._phonemizer = EspeakPhonemizer()
+        self._reported_missing: set[tuple[str, str]] = set()
+
+    # -- voices -------------------------------------------------------------------------------------------
+
+    def voices(self, refresh: bool = False) -> dict[str, PiperVoice]:
+        """The voices found (cached; `refresh` searches the voice dirs again)."""
+        if self._voices is None or refresh:
+            self._voices = discover_voices(self.voice_dirs)
+        return self._voices
+
+    def info(self) -> EngineInfo:
+        return EngineInfo(
+            name="piper",
+            version=ENGINE_VERSION,
+            cloning=False,
+            voices=tuple(v.info for v in self.voices().values()),
+            description="Piper VITS voices on onnxruntime (CPU), espeak-ng phonemes",
+        )
+
+    def _voice(self, name: str) -> PiperVoice:
+        voice = self.voices().get(name)
+        if voice is None:  # a voice may have been added since the last search
+            voice = self.voices(refresh=True).get(name)
+        if voice is None:
+            available = ", ".join(sorted(self.voices())) or "none"
+            raise EngineError(f"unknown piper voice {name!r}; available voices: {available}", param="voice")
+        return voice
+
+    @staticmethod
+    def _speaker_id(voice: PiperVoice, speaker: str | None) -> int:
+        if voice.num_speakers <= 1 or speaker is None or not speaker.strip():
+            return 0  # single-speaker voices ignore `speaker`; multi-speaker ones default to id 0
+        speaker = speaker.strip()
+        if speaker in voice.speaker_id_map:
+            return voice.speaker_id_map[speaker]
+        if speaker.isascii() and speaker.isdigit() and int(speaker) < voice.num_speakers:
+            return int(speaker)
+        ids = f"ids 0..{voice.num_speakers - 1}"
+        valid = f"{', '.join(voice.info.speakers)} (or {ids})" if voice.info.speakers else ids
+        raise EngineError(
+            f"voice {voice.name!r} has no speaker {speaker!r}; speakers: {valid}", param="speaker"
+        )
+
+    def _session(self, voice: PiperVoice) -> Any:
+        with self._lock:
+            session = self._sessions.get(voice.name)
+            if session is None:
+                import onnxruntime as ort
+
+                options = ort.SessionOptions()
+                if self.threads:
+                    options.intra_op_num_threads = self.threads
+                options.inter_op_num_threads = 1
+                options.log_severity_level = 3  # errors only
+                try:
+                    session = ort.InferenceSession(
+                        str(voice.model_path), sess_options=options, providers=["CPUExecutionProvider"]
+                    )
+                except Exception as exc:  # onnxruntime raises its own exception types
+                    raise EngineError(
+                        f"cannot load piper voice {voice.name!r} ({voice.model_path}): {exc}"
+                    ) from exc
+                self._sessions[voice.name] = session
+            return session
+
+    # -- synthesis ----------------------------------------------------------------------------------------
+
+    def synthesize(self, request: SynthesisRequest, should_stop: StopCheck) -> Iterator[AudioChunk]:
+        """Check now (unknown voice/speaker, bad speed → EngineError), then yield a chunk per sentence."""
+        voice = self._voice(request.voice)
+        speaker_id = self._speaker_id(voice, request.speaker)
+        try:
+            speed = float(request.speed)
+        except (TypeError, ValueError):
+            speed = math.nan
+        if not (math.isfinite(speed) and speed > 0):
+            raise EngineError(f"speed must be a positive number, got {request.speed!r}", param="speed")
+        session = self._session(voice)
+        scales = np.array(
+            [
+                self.noise_scale
+                if self.noise_scale is not None
+                else voice.inference.get("noise_scale", 0.667),
+                voice.inference.get("length_scale", 1.0) / speed,
+                self.noise_w if self.noise_w is not None else voice.inference.get("noise_w", 0.8),
+            ],
+            dtype=np.float32,
+        )
+        return self._generate(voice, session, split_sentences(request.text), scales, speaker_id, should_stop)
+
+    def _generate(
+        self,
+        voice: PiperVoice,
+        session: Any,
+        sentences: list[str],
+        scales: np.ndarray,
+        speaker_id: int,
+        should_stop: StopCheck,
+    ) -> Iterator[AudioChunk]:
+        input_names = {i.name for i in session.get_inputs()}
+        output_names = [o.name for o in session.get_outputs()]
+        output = "output" if "output" in output_names else output_names[0]
+        for sentence in sentences:
+            if should_stop():
+                return
+            ids = self._ids(voice, sentence)
+            if ids is None:
+                continue
+            feeds = {
+                "input": np.array([ids], dtype=np.int64),
+                "input_lengths": np.array([len(ids)], dtype=np.int64),
+                "scales": scales,
+            }
+            if "sid" in input_names:
+                feeds["sid"] = np.array([speaker_id], dtype=np.int64)
+            audio = np.asarray(session.run([output], feeds)[0], dtype=np.float32).reshape(-1)
+            pcm = np.rint(np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
+            yield AudioChunk(rate=voice.sample_rate, width=2, channels=1, audio=pcm.tobytes())
+
+    def _ids(self, voice: PiperVoice, sentence: str) -> list[int] | None:
+        """Phoneme ids of one sentence, or None when it has no phonemes the voice knows."""
+        if voice.phoneme_type == "text":
+            phonemes = sentence
+        else:
+            try:
+                phonemes = self._phonemizer.phonemize([sentence], voice.espeak_voice)[0]
+            except RuntimeError as exc:
+                raise EngineError(f"voice {voice.name!r}: espeak-ng cannot phonemize: {exc}") from exc
+        ids, missing = phoneme_ids(phonemes, voice.phoneme_id_map)
+        for phoneme in dict.fromkeys(missing):
+            key = (voice.name, phoneme)
+            level = logging.DEBUG if key in self._reported_missing else logging.WARNING
+            self._reported_missing.add(key)
+            log.log(level, "voice %s: dropped phoneme %r (U+%04X) unknown to the voice", *key, ord(phoneme))
+        if len(missing) == len(unicodedata.normalize("NFD", phonemes)):  # nothing known: only ^ _ $
+            return None
+        return ids
+
+    def close(self) -> None:
+        with self._lock:
+            self._sessions.clear()
+        self._phonemizer = EspeakPhonemizer()

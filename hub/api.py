@@ -1,0 +1,406 @@
+"""The Hub facade: the only thing adapters import.
+
+    async with Hub.open(settings) as hub:
+        stream = await hub.synthesize(SpeechRequest("Dinner is ready.", voice="mum"))
+        async for chunk in stream:
+            ...
+
+`synthesize` validates everything (text, voice, engine) before it returns, so adapters can map errors
+to their own status codes before any audio is sent; the stream then yields audio sentence by sentence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import difflib
+import hashlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engines.base import AudioChunk, EngineInfo, VoiceInfo
+from hub import text as textproc
+from hub.errors import EngineUnavailable, InvalidRequest, VoiceExists, VoiceNotFound, VoxhubError
+from hub.library import VoiceLibrary, VoiceRecord, validate_voice_name
+from hub.metrics import Metrics
+from hub.scheduler import Job, Priority
+from hub.settings import Settings
+from hub.workers import EnginePool
+
+log = logging.getLogger("voxhub.hub")
+
+OPENAI_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+MIN_SPEED, MAX_SPEED = 0.25, 4.0
+REFERENCE_RATE = 24000
+MAX_REFERENCE_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class SpeechRequest:
+    """What a client asks for, in the hub's terms."""
+
+    text: str
+    voice: str | None = None
+    """Voice name, an OpenAI alias (alloy, ...), or None for the default voice."""
+    speed: float = 1.0
+    speaker: str | None = None
+    engine: str | None = None
+    """Force an engine; None (or an OpenAI model name) = the voice's own engine."""
+    priority: Priority = Priority.NORMAL
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SpeechStream:
+    """Audio for one request, sentence by sentence. Iterate it once."""
+
+    voice: VoiceInfo
+    engine: str
+    sentences: list[str]
+    _chunks: AsyncIterator[AudioChunk]
+    cached_sentences: int = 0
+
+    def __aiter__(self) -> AsyncIterator[AudioChunk]:
+        return self._chunks
+
+    async def aclose(self) -> None:
+        closer = getattr(self._chunks, "aclose", None)
+        if closer is not None:
+            await closer()
+
+    async def collect(self) -> AudioChunk:
+        """All audio joined into one chunk."""
+        parts: list[AudioChunk] = [chunk async for chunk in self]
+        if not parts:
+            raise EngineUnavailable("the engine produced no audio; retry the request")
+        first = parts[0]
+        return AudioChunk(first.rate, first.width, first.channels, b"".join(p.audio for p in parts))
+
+
+class Hub:
+    """Voices, synthesis, enrollment and health, over the engine pools and the voice library."""
+
+    def __init__(self, settings: Settings, library: VoiceLibrary, pools: dict[str, EnginePool]) -> None:
+        self.settings = settings
+        self.library = library
+        self.pools = pools
+        self.metrics = Metrics()
+        self.started_at = time.time()
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(cls, settings: Settings) -> AsyncIterator[Hub]:
+        """Open the library, start every enabled engine's workers; close them all on exit."""
+        library = await asyncio.to_thread(VoiceLibrary.open, settings.db_path)
+        pools = {e.name: EnginePool(e) for e in settings.enabled_engines}
+        hub = cls(settings, library, pools)
+        try:
+            await asyncio.gather(*(pool.start() for pool in pools.values()))
+            yield hub
+        finally:
+            await hub.close()
+
+    async def close(self) -> None:
+        await asyncio.gather(*(pool.close() for pool in self.pools.values()), return_exceptions=True)
+        await asyncio.to_thread(self.library.close)
+
+    # --- voices -----------------------------------------------------------------------------------
+
+    def engines(self) -> list[EngineInfo]:
+        return [pool.info for pool in self.pools.values() if pool.info is not None]
+
+    def _presets(self) -> dict[str, VoiceInfo]:
+        return {voice.name: voice for info in self.engines() for voice in info.voices}
+
+    async def list_voices(self) -> list[VoiceInfo]:
+        """Every voice: presets of running engines, then cloned voices from the library."""
+        records = await asyncio.to_thread(self.library.list_voices)
+        cloned = [self._cloned_info(record) for record in records]
+        return [*self._presets().values(), *cloned]
+
+    def _cloned_engine(self, record: VoiceRecord) -> str | None:
+        if record.engine and record.engine in self.pools:
+            return record.engine
+        return next((info.name for info in self.engines() if info.cloning), None)
+
+    def _cloned_info(self, record: VoiceRecord) -> VoiceInfo:
+        info = record.to_info()
+        engine = self._cloned_engine(record) or record.engine or ""
+        return VoiceInfo(**{**info.__dict__, "engine": engine})
+
+    async def get_voice(self, name: str | None) -> VoiceInfo:
+        """Resolve a name (or alias, or None for the default) to a voice; VoiceNotFound lists close matches."""
+        wanted = name or self.settings.voices.default
+        wanted = self.settings.voices.aliases.get(wanted, wanted)
+        presets = self._presets()
+        if wanted in presets:
+            return presets[wanted]
+        record = await asyncio.to_thread(self.library.get_voice, wanted)
+        if record is not None:
+            return self._cloned_info(record)
+        known = [*presets, *await asyncio.to_thread(self.library.voice_names)]
+        close = difflib.get_close_matches(wanted, known, n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
+        raise VoiceNotFound(
+            f"voice {wanted!r} not found; {hint}GET /v1/voices (or `voxhub voices list`) lists the "
+            f"{len(known)} available voices",
+            param="voice",
+            close_matches=close,
+        )
+
+    # --- synthesis ----------------------------------------------------------------------------------
+
+    async def synthesize(self, request: SpeechRequest) -> SpeechStream:
+        """Validate the request and return its audio stream (first sentence first)."""
+        if not MIN_SPEED <= request.speed <= MAX_SPEED:
+            raise InvalidRequest(
+                f"speed {request.speed} is out of range: use a value from {MIN_SPEED} to {MAX_SPEED}",
+                param="speed",
+            )
+        sentences = textproc.prepare(
+            request.text, max_chars=self.settings.text.max_chars, normalize_text=self.settings.text.normalize
+        )
+        voice = await self.get_voice(request.voice)
+        engine = self._pick_engine(request.engine, voice)
+        pool = self.pools[engine]
+        if pool.info is None:
+            raise EngineUnavailable(f"the {engine} engine is not running ({pool.last_error}); retry later")
+        prompt = b""
+        if voice.kind == "cloned":
+            prompt = await self._prompt(pool, voice.name)
+        stamp = await self._voice_stamp(voice)
+        keys = [self._cache_key(pool.info, voice, stamp, request, sentence) for sentence in sentences]
+        cached = await asyncio.to_thread(self._cache_lookup, keys)
+        stream = SpeechStream(voice, engine, sentences, _empty())
+        stream.cached_sentences = sum(1 for c in cached if c is not None)
+        stream._chunks = self._stream(pool, request, voice, prompt, sentences, keys, cached)
+        return stream
+
+    def _pick_engine(self, wanted: str | None, voice: VoiceInfo) -> str:
+        if wanted and wanted not in OPENAI_MODELS:
+            if wanted not in self.pools:
+                raise InvalidRequest(
+                    f"model {wanted!r} is not an enabled engine: use one of "
+                    f"{', '.join([*self.pools, *OPENAI_MODELS])} (GET /v1/models)",
+                    param="model",
+                )
+            if voice.kind == "preset" and voice.engine != wanted:
+                raise InvalidRequest(
+                    f"voice {voice.name!r} belongs to the {voice.engine} engine, not {wanted}: pick one of "
+                    f"{wanted}'s voices or leave `model` as tts-1",
+                    param="voice",
+                )
+            return wanted
+        if voice.engine in self.pools:
+            return voice.engine
+        raise InvalidRequest(
+            f"voice {voice.name!r} is a cloned voice but no cloning engine is enabled: enable one "
+            "(e.g. engines.zipvoice) in the config",
+            param="voice",
+        )
+
+    async def _voice_stamp(self, voice: VoiceInfo) -> str:
+        if voice.kind != "cloned":
+            return ""
+        record = await asyncio.to_thread(self.library.get_voice, voice.name)
+        return str(record.updated_at) if record else ""
+
+    def _cache_key(
+        self, info: EngineInfo, voice: VoiceInfo, stamp: str, req: SpeechRequest, sentence: str
+    ) -> str:
+        material = [info.name, info.version, voice.name, stamp, req.speaker, round(req.speed, 3),
+                    sorted(req.options.items()), sentence]  # fmt: skip
+        return hashlib.sha256(json.dumps(material, default=str).encode()).hexdigest()
+
+    def _cache_lookup(self, keys: list[str]) -> list[AudioChunk | None]:
+        if not self.settings.cache.enabled:
+            return [None] * len(keys)
+        found: list[AudioChunk | None] = []
+        for key in keys:
+            hit = self.library.cache_get(key)
+            found.append(None if hit is None else AudioChunk(hit.rate, hit.width, hit.channels, hit.audio))
+        return found
+
+    async def _stream(
+        self,
+        pool: EnginePool,
+        request: SpeechRequest,
+        voice: VoiceInfo,
+        prompt: bytes,
+        sentences: list[str],
+        keys: list[str],
+        cached: list[AudioChunk | None],
+    ) -> AsyncIterator[AudioChunk]:
+        started = time.perf_counter()
+        jobs: dict[int, Job] = {}
+        for index, sentence in enumerate(sentences):
+            if cached[index] is None:
+                data = {"request": {"text": sentence, "voice": voice.name, "speed": request.speed,
+                                    "speaker": request.speaker, "options": dict(request.options)}}  # fmt: skip
+                jobs[index] = Job("synthesize", data, prompt, request.priority, index)
+        shared_arrival = min((job.stream_arrival for job in jobs.values()), default=0)
+        for job in jobs.values():
+            job.stream_arrival = shared_arrival
+        await pool.submit(*jobs.values())
+        first = True
+        outcome = "error"
+        try:
+            for index in range(len(sentences)):
+                hit = cached[index]
+                if hit is not None:
+                    self.metrics.sentences.labels(pool.name, "cache").inc()
+                    parts = [hit]
+                else:
+                    parts = []
+                    async for chunk in _job_audio(jobs[index]):
+                        if first:
+                            self.metrics.first_audio.labels(pool.name).observe(time.perf_counter() - started)
+                            first = False
+                        parts.append(chunk)
+                        yield chunk
+                    self.metrics.sentences.labels(pool.name, "engine").inc()
+                    self.metrics.audio_seconds.labels(pool.name).inc(sum(p.seconds for p in parts))
+                    await self._remember(keys[index], parts)
+                    continue
+                if first:
+                    self.metrics.first_audio.labels(pool.name).observe(time.perf_counter() - started)
+                    first = False
+                yield hit
+                self.metrics.audio_seconds.labels(pool.name).inc(hit.seconds)
+            outcome = "ok"
+        except (asyncio.CancelledError, GeneratorExit):
+            outcome = "cancelled"
+            raise
+        finally:
+            self.metrics.requests.labels(pool.name, outcome).inc()
+            self.metrics.worker_restarts.labels(pool.name).set(pool.restarts)
+            for job in jobs.values():
+                if not job.finished:
+                    await pool.cancel(job)
+
+    async def _remember(self, key: str, parts: list[AudioChunk]) -> None:
+        """Store a finished sentence; awaited so an identical request right after is a hit."""
+        if not parts or not self.settings.cache.enabled:
+            return
+        first = parts[0]
+        audio = b"".join(p.audio for p in parts)
+        max_bytes = int(self.settings.cache.max_mb * (1 << 20))
+        await asyncio.to_thread(
+            self.library.cache_put, key, first.rate, first.width, first.channels, audio, max_bytes=max_bytes
+        )
+
+    async def _prompt(self, pool: EnginePool, voice: str) -> bytes:
+        """The engine's prompt for a cloned voice: from the library, or prepared once and stored."""
+        assert pool.info is not None
+        info = pool.info
+        prompt = await asyncio.to_thread(self.library.get_prompt, voice, info.name, info.version)
+        if prompt is not None:
+            return prompt
+        record = await asyncio.to_thread(self.library.get_voice, voice)
+        if record is None:
+            raise VoiceNotFound(f"voice {voice!r} was removed", param="voice")
+        data = {"reference": {"name": record.name, "rate": record.reference_rate,
+                              "transcript": record.transcript, "language": record.language}}  # fmt: skip
+        job = Job("prepare", data, record.reference, Priority.INTERACTIVE)
+        await pool.submit(job)
+        item = await job.results.get()
+        if isinstance(item, BaseException):
+            raise item
+        await asyncio.to_thread(self.library.put_prompt, voice, info.name, info.version, item.payload)
+        return item.payload
+
+    # --- library ------------------------------------------------------------------------------------
+
+    async def enroll(
+        self,
+        name: str,
+        audio: bytes,
+        *,
+        transcript: str = "",
+        language: str = "",
+        engine: str | None = None,
+        replace: bool = False,
+    ) -> VoiceInfo:
+        """Store a cloned voice from a reference clip (any common container)."""
+        from hub.audio import decode_audio
+
+        validate_voice_name(name)
+        if name in self._presets() or name in self.settings.voices.aliases:
+            raise VoiceExists(
+                f"{name!r} is the name of a preset voice or alias: choose another name", param="name"
+            )
+        if engine is not None and engine not in self.pools:
+            raise InvalidRequest(
+                f"engine {engine!r} is not enabled: use one of {', '.join(self.pools)}", param="engine"
+            )
+        samples, rate = await asyncio.to_thread(
+            decode_audio, audio, target_rate=REFERENCE_RATE, max_seconds=MAX_REFERENCE_SECONDS
+        )
+        now = time.time()
+        record = VoiceRecord(
+            name=name,
+            language=language,
+            transcript=transcript,
+            reference=np.asarray(samples, dtype="<f4").tobytes(),
+            reference_rate=rate,
+            engine=engine,
+            metadata={"duration_s": round(len(samples) / rate, 3)},
+            created_at=now,
+            updated_at=now,
+        )
+        await asyncio.to_thread(self.library.add_voice, record, replace=replace)
+        return self._cloned_info(record)
+
+    async def delete_voice(self, name: str) -> None:
+        if name in self._presets():
+            raise InvalidRequest(
+                f"{name!r} is a preset voice of an engine and cannot be removed", param="name"
+            )
+        if not await asyncio.to_thread(self.library.delete_voice, name):
+            await self.get_voice(name)  # raises VoiceNotFound with suggestions
+            raise VoiceNotFound(f"voice {name!r} not found", param="name")
+
+    # --- health -------------------------------------------------------------------------------------
+
+    async def health(self) -> dict[str, Any]:
+        entries, size = await asyncio.to_thread(self.library.cache_stats)
+        self.metrics.cache_entries.set(entries)
+        self.metrics.cache_bytes.set(size)
+        engines = {name: pool.health() for name, pool in self.pools.items()}
+        for name, pool in self.pools.items():
+            self.metrics.queued.labels(name).set(len(pool.scheduler))
+        ok = any(pool.info is not None for pool in self.pools.values())
+        return {
+            "status": "ok" if ok else "degraded",
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "engines": engines,
+            "cache": {"entries": entries, "bytes": size},
+        }
+
+
+async def _empty() -> AsyncIterator[AudioChunk]:
+    return
+    yield  # pragma: no cover
+
+
+async def _job_audio(job: Job) -> AsyncIterator[AudioChunk]:
+    """The audio events of one job, until it is done; errors raise."""
+    while True:
+        item = await job.results.get()
+        if isinstance(item, BaseException):
+            if isinstance(item, asyncio.CancelledError):
+                return
+            if isinstance(item, VoxhubError):
+                raise item
+            raise EngineUnavailable(f"engine failed: {item}") from item
+        if item.type == "audio":
+            data = item.data
+            yield AudioChunk(data["rate"], data["width"], data["channels"], item.payload)
+        elif item.type == "done":
+            return

@@ -1,0 +1,160 @@
+"""The OpenAPI description of the HTTP API, and a small docs page rendered from it (no CDN needed)."""
+
+from __future__ import annotations
+
+import html
+from functools import cache
+from typing import Any
+
+from hub import __version__
+from hub.audio import FORMATS
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    return {
+        str(code): {"description": _REASONS[code], "content": {"application/json": {"schema": ERROR}}}
+        for code in codes
+    }
+
+
+_REASONS = {
+    400: "Invalid request (empty input, bad format, malformed JSON)",
+    401: "Missing or invalid API key",
+    404: "Unknown voice (the message lists close matches)",
+    409: "A voice of that name exists",
+    413: "Input or upload too large",
+    415: "Wrong Content-Type",
+    503: "Engine unavailable (worker crashed or restarting): retry after Retry-After seconds",
+}
+
+
+@cache
+def openapi_spec() -> dict[str, Any]:
+    voice = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "engine": {"type": "string"},
+            "languages": {"type": "array", "items": {"type": "string"}},
+            "description": {"type": "string"},
+            "kind": {"type": "string", "enum": ["preset", "cloned"]},
+            "speakers": {"type": "array", "items": {"type": "string"}},
+            "sample_rate": {"type": "integer"},
+            "attribution": {"type": "string"},
+        },
+    }
+    speech = {
+        "type": "object",
+        "required": ["input"],
+        "properties": {
+            "model": {
+                "type": "string",
+                "default": "tts-1",
+                "description": "tts-1, tts-1-hd, gpt-4o-mini-tts or an engine name",
+            },
+            "input": {"type": "string", "description": "Text to speak (limit: text.max_chars)"},
+            "voice": {
+                "type": "string",
+                "description": "A voxhub voice or an OpenAI alias (alloy, echo, ...)",
+            },
+            "response_format": {"type": "string", "enum": list(FORMATS), "default": "mp3"},
+            "speed": {"type": "number", "minimum": 0.25, "maximum": 4.0, "default": 1.0},
+            "stream_format": {"type": "string", "enum": ["audio", "sse"], "default": "audio"},
+            "speaker": {
+                "type": "string",
+                "description": "Speaker of a multi-speaker voice (voxhub extension)",
+            },
+        },
+    }
+    error = {
+        "type": "object",
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {
+                    k: {"type": "string", "nullable": True} for k in ("message", "type", "param", "code")
+                },
+            }
+        },
+    }
+    ok_json = {"description": "OK", "content": {"application/json": {}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "voxhub", "version": __version__, "description": "OpenAI-compatible speech API of voxhub"},
+        "components": {
+            "schemas": {"SpeechRequest": speech, "Voice": voice, "Error": error},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/v1/audio/speech": {
+                "post": {
+                    "summary": "Synthesize speech (OpenAI-compatible); streams audio as sentences finish",
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SpeechRequest"}}}},
+                    "responses": {
+                        "200": {"description": "Audio in the requested format, or text/event-stream for stream_format=sse"},
+                        **_errors(400, 401, 404, 413, 415, 503),
+                    },
+                }
+            },
+            "/v1/models": {"get": {"summary": "List models (OpenAI aliases and engines)", "responses": {"200": ok_json}}},
+            "/v1/voices": {
+                "get": {"summary": "List every voice: engine presets and cloned voices", "responses": {"200": ok_json}},
+                "post": {
+                    "summary": "Enroll a cloned voice from a reference clip",
+                    "requestBody": {
+                        "content": {
+                            "multipart/form-data": {"schema": {"type": "object", "properties": {
+                                "name": {"type": "string"}, "file": {"type": "string", "format": "binary"},
+                                "transcript": {"type": "string"}, "language": {"type": "string"}}}},
+                            "application/json": {"schema": {"type": "object", "properties": {
+                                "name": {"type": "string"}, "audio_b64": {"type": "string"},
+                                "transcript": {"type": "string"}, "language": {"type": "string"}}}},
+                        }
+                    },
+                    "responses": {"201": ok_json, **_errors(400, 401, 409, 413)},
+                },
+            },
+            "/v1/voices/{name}": {
+                "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "get": {"summary": "One voice", "responses": {"200": ok_json, **_errors(404)}},
+                "delete": {"summary": "Remove a cloned voice", "responses": {"200": ok_json, **_errors(400, 404)}},
+            },
+            "/health": {"get": {"summary": "Per-engine worker state, cache size", "security": [], "responses": {"200": ok_json, **_errors(503)}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text/plain"}}}},
+            "/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": ok_json}}},
+            "/docs": {"get": {"summary": "Human-readable API docs", "security": [], "responses": {"200": {"description": "HTML"}}}},
+        },
+    }  # fmt: skip
+
+
+@cache
+def docs_page() -> str:
+    spec = openapi_spec()
+    rows = []
+    for path, methods in spec["paths"].items():
+        for method, op in methods.items():
+            if method == "parameters":
+                continue
+            rows.append(f"<tr><td><code>{method.upper()}</code></td><td><code>{html.escape(path)}</code></td>"
+                        f"<td>{html.escape(op['summary'])}</td></tr>")  # fmt: skip
+    props = spec["components"]["schemas"]["SpeechRequest"]["properties"]
+    fields = "".join(
+        f"<li><code>{name}</code>: {html.escape(str(p.get('description') or p.get('enum') or p.get('type')))}</li>"
+        for name, p in props.items()
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>voxhub API</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
+td{{padding:.3rem .8rem;border-bottom:1px solid #ddd}}code{{background:#f4f4f4;padding:0 .2rem}}</style></head>
+<body><h1>voxhub API {html.escape(spec["info"]["version"])}</h1>
+<p>OpenAI-compatible: point the <code>openai</code> SDK's <code>base_url</code> at <code>http://HOST:PORT/v1</code>.
+Machine-readable: <a href="/openapi.json">/openapi.json</a>.</p>
+<table>{"".join(rows)}</table>
+<h2>POST /v1/audio/speech</h2><ul>{fields}</ul>
+<pre>curl -s http://127.0.0.1:8700/v1/audio/speech -H 'Content-Type: application/json' \\
+  -d '{{"model": "tts-1", "voice": "alloy", "input": "Dinner is ready.", "response_format": "wav"}}' -o dinner.wav</pre>
+<p>Errors have OpenAI's shape: <code>{{"error": {{"message", "type", "param", "code"}}}}</code>.</p>
+</body></html>"""

@@ -1,0 +1,333 @@
+"""Routes of the HTTP API and the server's lifetime."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hmac
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+from engines.base import AudioChunk
+from hub import audio
+from hub.api import OPENAI_MODELS, Hub, SpeechRequest
+from hub.errors import (
+    BadAudio,
+    InvalidRequest,
+    Unauthorized,
+    UnsupportedFormat,
+    VoxhubError,
+    WrongContentType,
+)
+from hub.http.errors import Handler, error_middleware, http_error
+from hub.http.openapi import docs_page, openapi_spec
+from hub.scheduler import Priority
+from hub.settings import HttpSettings
+
+log = logging.getLogger("voxhub.http")
+
+HUB_KEY = web.AppKey("hub", Hub)
+OPEN_PATHS = frozenset({"/health", "/docs", "/openapi.json", "/"})
+
+
+def create_app(hub: Hub) -> web.Application:
+    settings = hub.settings.http
+    app = web.Application(
+        middlewares=[error_middleware, _auth_middleware(settings)],
+        client_max_size=int(settings.max_body_mb * (1 << 20)),
+    )
+    app[HUB_KEY] = hub
+    app.router.add_post("/v1/audio/speech", speech)
+    app.router.add_get("/v1/models", models)
+    app.router.add_get("/v1/voices", list_voices)
+    app.router.add_post("/v1/voices", add_voice)
+    app.router.add_get("/v1/voices/{name}", get_voice)
+    app.router.add_delete("/v1/voices/{name}", delete_voice)
+    app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/openapi.json", openapi)
+    app.router.add_get("/docs", docs)
+    app.router.add_get("/", index)
+    return app
+
+
+def _auth_middleware(settings: HttpSettings) -> Any:
+    keys = [key.encode() for key in settings.api_keys]
+    enforce = bool(keys) or settings.keys_required
+
+    @web.middleware
+    async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if enforce and request.path not in OPEN_PATHS:
+            header = request.headers.get("Authorization", "")
+            token = header.removeprefix("Bearer ").strip().encode() if header.startswith("Bearer ") else b""
+            if not any(hmac.compare_digest(token, key) for key in keys):
+                raise Unauthorized(
+                    "missing or invalid API key: send `Authorization: Bearer <key>` with a key from http.api_keys"
+                )
+        return await handler(request)
+
+    return auth
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        raise WrongContentType(
+            f"Content-Type must be application/json, got {request.content_type or 'none'!r}: send a JSON body"
+        )
+    try:
+        body = await request.json(loads=json.loads)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidRequest(f"the request body is not valid JSON ({exc}): send a JSON object") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    return body
+
+
+def _field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
+    value = body.get(name, default)
+    if value is None:
+        return default
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise InvalidRequest(f"`{name}` must be a {expected}, got {type(value).__name__}", param=name)
+    return value
+
+
+async def speech(request: web.Request) -> web.StreamResponse:
+    """POST /v1/audio/speech, as OpenAI's."""
+    hub = request.app[HUB_KEY]
+    body = await _json_body(request)
+    text = _field(body, "input", str)
+    if text is None:
+        raise InvalidRequest("`input` is required: the text to speak", param="input")
+    fmt = _field(body, "response_format", str, "mp3")
+    if fmt not in audio.FORMATS:
+        raise UnsupportedFormat(
+            f"response_format {fmt!r} is not supported: use one of {', '.join(audio.FORMATS)}",
+            param="response_format",
+        )
+    stream_format = _field(body, "stream_format", str, "audio")
+    if stream_format not in ("audio", "sse"):
+        raise InvalidRequest("stream_format must be `audio` or `sse`", param="stream_format")
+    voice = body.get("voice")
+    if isinstance(voice, dict):  # newer SDKs may send {"id": "..."}
+        voice = voice.get("id")
+    if voice is not None and not isinstance(voice, str):
+        raise InvalidRequest("`voice` must be a voice name (string)", param="voice")
+    req = SpeechRequest(
+        text=text,
+        voice=voice,
+        speed=float(_field(body, "speed", (int, float), 1.0)),
+        engine=_field(body, "model", str, None),
+        speaker=_field(body, "speaker", str, None),
+        priority=Priority.NORMAL,
+    )
+    started = time.perf_counter()
+    stream = await hub.synthesize(req)
+    chunks = aiter(stream)
+    try:
+        # Wait for the first audio before answering, so a failure there still gets its own status code.
+        first = await anext(chunks)
+        headers = {
+            "X-Voxhub-Voice": stream.voice.name,
+            "X-Voxhub-Engine": stream.engine,
+            "X-Voxhub-Cache": _cache_state(stream.cached_sentences, len(stream.sentences)),
+            "X-Voxhub-First-Audio-Ms": f"{(time.perf_counter() - started) * 1000:.1f}",
+        }
+        if stream_format == "sse":
+            return await _send_sse(request, fmt, first, chunks, headers)
+        return await _send_audio(request, fmt, first, chunks, headers)
+    finally:
+        await stream.aclose()
+
+
+def _cache_state(cached: int, total: int) -> str:
+    return "hit" if cached == total else "miss" if cached == 0 else "partial"
+
+
+async def _encoded(fmt: str, first: AudioChunk, chunks: AsyncIterator[AudioChunk]) -> AsyncIterator[bytes]:
+    if fmt == "flac":
+        # A streamed FLAC cannot carry its length (STREAMINFO comes first), and common readers such as
+        # libsndfile then misreport it; FLAC is for keeping, so send one exact file instead.
+        pcm = [first.audio] + [chunk.audio async for chunk in chunks]
+        whole = AudioChunk(first.rate, first.width, first.channels, b"".join(pcm))
+        yield await asyncio.to_thread(audio.encode, fmt, whole)
+        return
+    encoder = audio.open_encoder(fmt, first.rate, first.channels)
+    # Compressed formats cost real CPU per sentence: keep them off the event loop.
+    offload = fmt not in ("pcm", "wav")
+
+    async def feed(pcm: bytes) -> bytes:
+        return await asyncio.to_thread(encoder.feed, pcm) if offload else encoder.feed(pcm)
+
+    yield await feed(first.audio)
+    async for chunk in chunks:
+        yield await feed(chunk.audio)
+    yield await asyncio.to_thread(encoder.finish) if offload else encoder.finish()
+
+
+async def _send_audio(
+    request: web.Request,
+    fmt: str,
+    first: AudioChunk,
+    chunks: AsyncIterator[AudioChunk],
+    headers: dict[str, str],
+) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": audio.CONTENT_TYPES[fmt], **headers})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    async for data in _encoded(fmt, first, chunks):
+        if data:
+            await response.write(data)
+    await response.write_eof()
+    return response
+
+
+async def _send_sse(
+    request: web.Request,
+    fmt: str,
+    first: AudioChunk,
+    chunks: AsyncIterator[AudioChunk],
+    headers: dict[str, str],
+) -> web.StreamResponse:
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **headers}
+    )
+    await response.prepare(request)
+    try:
+        async for data in _encoded(fmt, first, chunks):
+            if data:
+                event = {"type": "speech.audio.delta", "audio": base64.b64encode(data).decode()}
+                await response.write(f"data: {json.dumps(event)}\n\n".encode())
+        done = {
+            "type": "speech.audio.done",
+            "usage": {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0},
+        }
+        await response.write(f"data: {json.dumps(done)}\n\n".encode())
+    except VoxhubError as exc:
+        await response.write(f"data: {json.dumps({'type': 'error', **exc.to_openai()})}\n\n".encode())
+    await response.write_eof()
+    return response
+
+
+async def models(request: web.Request) -> web.Response:
+    hub = request.app[HUB_KEY]
+    created = int(hub.started_at)
+    ids = [*OPENAI_MODELS, *hub.pools]
+    data = [{"id": name, "object": "model", "created": created, "owned_by": "voxhub"} for name in ids]
+    return web.json_response({"object": "list", "data": data})
+
+
+async def list_voices(request: web.Request) -> web.Response:
+    hub = request.app[HUB_KEY]
+    voices = [voice.to_dict() for voice in await hub.list_voices()]
+    return web.json_response({"object": "list", "data": voices, "default": hub.settings.voices.default})
+
+
+async def get_voice(request: web.Request) -> web.Response:
+    hub = request.app[HUB_KEY]
+    voice = await hub.get_voice(request.match_info["name"])
+    return web.json_response(voice.to_dict())
+
+
+async def delete_voice(request: web.Request) -> web.Response:
+    hub = request.app[HUB_KEY]
+    name = request.match_info["name"]
+    await hub.delete_voice(name)
+    return web.json_response({"deleted": True, "name": name})
+
+
+async def add_voice(request: web.Request) -> web.Response:
+    """POST /v1/voices: multipart (name, file, transcript, language) or JSON with `audio_b64`."""
+    hub = request.app[HUB_KEY]
+    fields: dict[str, str] = {}
+    clip = b""
+    if request.content_type.startswith("multipart/"):
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                raise InvalidRequest("nested multipart bodies are not supported", param="file")
+            if part.name in ("file", "audio"):
+                clip = bytes(await part.read())
+            elif part.name:
+                fields[part.name] = await part.text()
+    else:
+        body = await _json_body(request)
+        fields = {k: v for k, v in body.items() if isinstance(v, str) and k != "audio_b64"}
+        encoded = _field(body, "audio_b64", str, "")
+        try:
+            clip = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadAudio("`audio_b64` is not valid base64", param="audio_b64") from None
+    name = fields.get("name", "")
+    if not name:
+        raise InvalidRequest("`name` is required: the new voice's name", param="name")
+    if not clip:
+        raise BadAudio(
+            "no audio: upload the reference clip as `file` (multipart) or `audio_b64` (JSON)", param="file"
+        )
+    voice = await hub.enroll(
+        name,
+        clip,
+        transcript=fields.get("transcript", ""),
+        language=fields.get("language", ""),
+        engine=fields.get("engine") or None,
+        replace=fields.get("replace", "").lower() in ("1", "true", "yes"),
+    )
+    return web.json_response(voice.to_dict(), status=201)
+
+
+async def health(request: web.Request) -> web.Response:
+    hub = request.app[HUB_KEY]
+    report = await hub.health()
+    return web.json_response(report, status=200 if report["status"] == "ok" else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    hub = request.app[HUB_KEY]
+    await hub.health()  # refreshes the gauges
+    return web.Response(body=hub.metrics.render(), content_type="text/plain", charset="utf-8")
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/docs")
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_spec())
+
+
+async def docs(request: web.Request) -> web.Response:
+    return web.Response(text=docs_page(), content_type="text/html")
+
+
+async def run_server(hub: Hub, stop: asyncio.Event) -> None:
+    """Serve until `stop` is set; logs (and prints) the address actually bound."""
+    settings = hub.settings.http
+    runner = web.AppRunner(create_app(hub), access_log=None, handler_cancellation=True)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise SystemExit(
+            f"cannot listen on {settings.host}:{settings.port}: {exc}; set http.port to a free port"
+        ) from None
+    server = site._server
+    for sock in getattr(server, "sockets", None) or ():
+        host, port = sock.getsockname()[:2]
+        print(f"voxhub listening on http://{host}:{port}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+__all__ = ["create_app", "http_error", "run_server"]

@@ -1,0 +1,346 @@
+"""Typed, frozen settings: built once at the edge from TOML files and the environment, then handed down.
+
+Order (later wins): the packaged defaults (`config/voxhub.toml`, shipped as `hub/defaults.toml`), an
+optional user file (`--config`), then environment variables `VOXHUB_<SECTION>__<KEY>` (for engines:
+`VOXHUB_ENGINES__<ENGINE>__<KEY>`) and `VOXHUB_DATA_DIR`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from hub.errors import ConfigError
+
+DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
+ENV_PREFIX = "VOXHUB_"
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    host: str = "127.0.0.1"
+    port: int = 8700
+    api_keys: tuple[str, ...] = ()
+    require_api_key: str = "auto"
+    max_body_mb: float = 25.0
+
+    def validate(self) -> None:
+        _check_port("http.port", self.port)
+        _check_choice("http.require_api_key", self.require_api_key, ("auto", "always", "never"))
+        if self.keys_required and not self.api_keys:
+            raise ConfigError(
+                f"http.api_keys is empty but http.host = {self.host!r} is not a loopback address, so API keys "
+                'are required: set http.api_keys = ["..."] (or VOXHUB_HTTP__API_KEYS), or set '
+                'http.require_api_key = "never" if the network is trusted'
+            )
+
+    @property
+    def keys_required(self) -> bool:
+        if self.require_api_key == "always":
+            return True
+        if self.require_api_key == "never":
+            return False
+        return not is_loopback(self.host)
+
+
+@dataclass(frozen=True)
+class TextSettings:
+    max_chars: int = 4096
+    normalize: bool = True
+
+    def validate(self) -> None:
+        _check_positive("text.max_chars", self.max_chars)
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    enabled: bool = True
+    max_mb: float = 256.0
+
+    def validate(self) -> None:
+        if self.max_mb < 0:
+            raise ConfigError(f"cache.max_mb must be >= 0, got {self.max_mb}: use 0 to keep nothing")
+
+
+@dataclass(frozen=True)
+class VoicesSettings:
+    default: str = "en_US-joe-medium"
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    """OpenAI voice names (alloy, echo, ...) mapped to voxhub voices."""
+
+    def validate(self) -> None:
+        if not self.default:
+            raise ConfigError("voices.default is empty: name the voice used when a request names none")
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    name: str
+    enabled: bool = True
+    python: str = ""
+    """Interpreter for the worker (a separate venv); empty = the daemon's own."""
+    workers: int = 1
+    idle_ttl_s: float = 600.0
+    """An idle worker exits after this many seconds (0 = never)."""
+    start_timeout_s: float = 60.0
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """Engine-specific keys, passed to the engine as they are."""
+
+    def validate(self) -> None:
+        key = f"engines.{self.name}"
+        from engines import ENGINES
+
+        if self.name not in ENGINES:
+            raise ConfigError(f"[{key}] names an unknown engine; known engines: {', '.join(sorted(ENGINES))}")
+        _check_positive(f"{key}.workers", self.workers)
+        if self.idle_ttl_s < 0:
+            raise ConfigError(
+                f"{key}.idle_ttl_s must be >= 0 (0 keeps the worker forever), got {self.idle_ttl_s}"
+            )
+        if self.python and not Path(self.python).exists():
+            raise ConfigError(
+                f"{key}.python = {self.python!r} does not exist: point it at a venv's bin/python"
+            )
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: str = "info"
+
+    def validate(self) -> None:
+        _check_choice("log.level", self.level, ("debug", "info", "warning", "error"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    http: HttpSettings = HttpSettings()
+    text: TextSettings = TextSettings()
+    cache: CacheSettings = CacheSettings()
+    voices: VoicesSettings = VoicesSettings()
+    log: LogSettings = LogSettings()
+    engines: Mapping[str, EngineSettings] = field(default_factory=dict)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "voxhub.db"
+
+    @property
+    def enabled_engines(self) -> list[EngineSettings]:
+        return [e for e in self.engines.values() if e.enabled]
+
+    def validate(self) -> Settings:
+        sections: list[Any] = [
+            self.http,
+            self.text,
+            self.cache,
+            self.voices,
+            self.log,
+            *self.engines.values(),
+        ]
+        for section in sections:
+            section.validate()
+        if not self.enabled_engines:
+            raise ConfigError("no engine is enabled: set engines.piper.enabled = true (the offline default)")
+        return self
+
+    def with_changes(self, **sections: Any) -> Settings:
+        return replace(self, **sections)
+
+
+_SECTIONS: dict[str, type] = {
+    "http": HttpSettings,
+    "text": TextSettings,
+    "cache": CacheSettings,
+    "voices": VoicesSettings,
+    "log": LogSettings,
+}
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build validated settings from the defaults, an optional user file, the environment and overrides."""
+    env = os.environ if env is None else env
+    tree = _read_toml(DEFAULTS_FILE)
+    if config_file:
+        path = Path(config_file)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} does not exist: check the --config path")
+        _merge(tree, _read_toml(path))
+    _merge(tree, _env_tree(env))
+    if overrides:
+        _merge(tree, _nest(overrides))
+    return _build(tree, env).validate()
+
+
+def _build(tree: dict[str, Any], env: Mapping[str, str]) -> Settings:
+    tree = dict(tree)
+    data_dir = env.get("VOXHUB_DATA_DIR") or tree.pop("data_dir", "") or _default_data_dir()
+    tree.pop("data_dir", None)
+    kwargs: dict[str, Any] = {"data_dir": Path(data_dir).expanduser()}
+    for name, cls in _SECTIONS.items():
+        kwargs[name] = _section(cls, name, tree.pop(name, {}))
+    engines_tree = tree.pop("engines", {})
+    if not isinstance(engines_tree, dict):
+        raise ConfigError("[engines] must be a table of engine sections, e.g. [engines.piper]")
+    kwargs["engines"] = {name: _engine_section(name, section) for name, section in engines_tree.items()}
+    if tree:
+        raise ConfigError(
+            f"unknown setting(s) {', '.join(sorted(tree))}: known sections are "
+            f"{', '.join(['data_dir', *_SECTIONS, 'engines'])}"
+        )
+    return Settings(**kwargs)
+
+
+_ENGINE_KEYS = {f.name for f in fields(EngineSettings)} - {"name", "options"}
+
+
+def _engine_section(name: str, section: Any) -> EngineSettings:
+    if not isinstance(section, dict):
+        raise ConfigError(f"engines.{name} must be a table ([engines.{name}])")
+    common = {k: v for k, v in section.items() if k in _ENGINE_KEYS}
+    options = {k: v for k, v in section.items() if k not in _ENGINE_KEYS}
+    built = _section(EngineSettings, f"engines.{name}", {**common, "name": name})
+    return replace(built, options=types.MappingProxyType(options))
+
+
+def _section(cls: type, prefix: str, values: Any) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"[{prefix}] must be a table, got {type(values).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) {', '.join(f'{prefix}.{k}' for k in sorted(unknown))}: "
+            f"valid keys in [{prefix}] are {', '.join(sorted(known))}"
+        )
+    kwargs = {key: _coerce(f"{prefix}.{key}", hints[key], value) for key, value in values.items()}
+    return cls(**kwargs)
+
+
+def _coerce(key: str, hint: Any, value: Any) -> Any:
+    """Check (and for environment strings, convert) `value` against the field's type."""
+    origin = typing.get_origin(hint)
+    try:
+        if hint is bool:
+            if isinstance(value, str):
+                lowered = value.strip().lower()
+                if lowered in ("1", "true", "yes", "on"):
+                    return True
+                if lowered in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError
+            if not isinstance(value, bool):
+                raise ValueError
+            return value
+        if hint is int:
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value) if isinstance(value, str) else _exact(value, int)
+        if hint is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value) if isinstance(value, (str, int)) else _exact(value, float)
+        if hint is str:
+            return _exact(value, str)
+        if hint is Path:
+            return Path(_exact(value, str))
+        if origin is tuple:
+            if isinstance(value, str):
+                value = [item.strip() for item in value.split(",") if item.strip()]
+            return tuple(_exact(item, str) for item in _exact(value, list))
+        if origin in (Mapping, dict) or hint is Mapping:
+            return types.MappingProxyType(dict(_exact(value, dict)))
+    except (ValueError, TypeError):
+        expected = getattr(hint, "__name__", str(hint))
+        raise ConfigError(
+            f"{key} = {value!r} is not a valid {expected}: fix the value in your config or environment"
+        ) from None
+    return value
+
+
+def _exact(value: Any, kind: type) -> Any:
+    if not isinstance(value, kind):
+        raise TypeError
+    return value
+
+
+def _env_tree(env: Mapping[str, str]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name == "VOXHUB_DATA_DIR" or "__" not in name:
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return tree
+
+
+def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for dotted, value in flat.items():
+        node = tree
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return tree
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = dict(value) if isinstance(value, Mapping) else value
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+
+
+def _default_data_dir() -> str:
+    import platformdirs
+
+    return platformdirs.user_data_dir("voxhub")
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_port(key: str, port: int) -> None:
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{key} = {port} is not a TCP port: use 1-65535 (or 0 for any free port)")
+
+
+def _check_positive(key: str, value: float) -> None:
+    if value <= 0:
+        raise ConfigError(f"{key} must be > 0, got {value}")
+
+
+def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{key} = {value!r} is not valid: use one of {', '.join(choices)}")

@@ -1,0 +1,260 @@
+"""Engine worker processes, owned by the hub.
+
+Each engine gets a pool of worker processes (`python -m engines.worker`, possibly under another venv's
+interpreter). A worker that dies fails only the job it was running, with EngineUnavailable (HTTP 503,
+retry), and is started again; an idle worker exits after the engine's TTL and starts again on demand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from engines.base import EngineInfo
+from engines.protocol import Event, ProtocolError, async_read_event
+from hub.errors import EngineError, EngineUnavailable, VoxhubError
+from hub.scheduler import Job, Scheduler
+from hub.settings import EngineSettings
+
+log = logging.getLogger("voxhub.workers")
+
+SOURCE_ROOT = Path(__file__).resolve().parent.parent
+STREAM_LIMIT = 64 << 20
+
+
+class WorkerDied(Exception):
+    """The worker process ended while a job was running."""
+
+
+class WorkerProcess:
+    """One running `engines.worker` process."""
+
+    def __init__(self, settings: EngineSettings) -> None:
+        self.settings = settings
+        self.proc: asyncio.subprocess.Process | None = None
+        self.pid: int | None = None
+        self.info: EngineInfo | None = None
+        self.job: Job | None = None
+        self.python = ""
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    async def start(self) -> EngineInfo:
+        python = self.settings.python or sys.executable
+        env = dict(os.environ)
+        # A worker under another venv still finds voxhub's own source.
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SOURCE_ROOT), env.get("PYTHONPATH")]))
+        self.proc = await asyncio.create_subprocess_exec(
+            python, "-m", "engines.worker",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env, limit=STREAM_LIMIT,
+        )  # fmt: skip
+        self.pid = self.proc.pid
+        await self._send(
+            Event("start", {"engine": self.settings.name, "config": dict(self.settings.options)})
+        )
+        try:
+            event = await asyncio.wait_for(self._read(), self.settings.start_timeout_s)
+        except TimeoutError:
+            await self.kill()
+            raise EngineUnavailable(
+                f"the {self.settings.name} worker did not start within {self.settings.start_timeout_s:g} s; "
+                f"raise engines.{self.settings.name}.start_timeout_s or check the daemon's log"
+            ) from None
+        if event.type != "ready":
+            await self.kill()
+            raise EngineUnavailable(
+                f"the {self.settings.name} engine failed to start: {event.data.get('message')}"
+            )
+        self.info = EngineInfo.from_dict(event.data["info"])
+        self.python = str(event.data.get("python", python))
+        return self.info
+
+    async def run(self, job: Job) -> None:
+        """Send `job` and stream its events into `job.results` until it ends."""
+        self.job = job
+        try:
+            await self._send(Event(job.kind, {"id": job.id, **job.data}, job.payload))
+            while True:
+                event = await self._read()
+                if event.data.get("id") != job.id:
+                    continue
+                if event.type == "error":
+                    job.results.put_nowait(EngineError(event.data.get("message", "engine error")))
+                    return
+                job.results.put_nowait(event)
+                if event.type in ("done", "prepared"):
+                    return
+        finally:
+            self.job = None
+
+    async def cancel(self, job: Job) -> None:
+        if self.job is job and self.alive:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self._send(Event("cancel", {"id": job.id}))
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        if not self.alive:
+            return
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self._send(Event("shutdown"))
+        assert self.proc is not None
+        try:
+            await asyncio.wait_for(self.proc.wait(), timeout)
+        except TimeoutError:
+            await self.kill()
+
+    async def kill(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
+    async def _send(self, event: Event) -> None:
+        assert self.proc is not None and self.proc.stdin is not None
+        self.proc.stdin.write(event.encode())
+        await self.proc.stdin.drain()
+
+    async def _read(self) -> Event:
+        assert self.proc is not None and self.proc.stdout is not None
+        try:
+            event = await async_read_event(self.proc.stdout)
+        except ProtocolError as exc:
+            await self.kill()
+            raise WorkerDied(str(exc)) from exc
+        if event is None:
+            code = await self.proc.wait()
+            raise WorkerDied(f"exit code {code}")
+        return event
+
+
+class EnginePool:
+    """The workers of one engine, fed from one scheduler."""
+
+    def __init__(self, settings: EngineSettings) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self.scheduler = Scheduler()
+        self.workers: list[WorkerProcess | None] = [None] * settings.workers
+        self.info: EngineInfo | None = None
+        self.state = "stopped"
+        self.restarts = 0
+        self.last_error = ""
+        self._loops: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Start the first worker (to learn the engine's voices) and the scheduling loops."""
+        self.state = "starting"
+        try:
+            self.workers[0] = await self._spawn()
+        except VoxhubError as exc:
+            self.state, self.last_error = "failed", exc.message
+            log.error("%s", exc.message)
+        self._loops = [
+            asyncio.create_task(self._loop(slot), name=f"{self.name}-{slot}")
+            for slot in range(len(self.workers))
+        ]
+
+    async def close(self) -> None:
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        await asyncio.gather(*(w.stop() for w in self.workers if w is not None), return_exceptions=True)
+        self.workers = [None] * len(self.workers)
+        self.state = "stopped"
+
+    async def submit(self, *jobs: Job) -> None:
+        for job in jobs:
+            job.id = job.id or uuid.uuid4().hex[:12]
+        await self.scheduler.submit(*jobs)
+
+    async def cancel(self, job: Job) -> None:
+        """Stop a job: drop it if queued, tell its worker if running."""
+        job.cancelled = True
+        if self.scheduler.discard(job):
+            return
+        for worker in self.workers:
+            if worker is not None:
+                await worker.cancel(job)
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "version": self.info.version if self.info else None,
+            "restarts": self.restarts,
+            "queued": len(self.scheduler),
+            "last_error": self.last_error or None,
+            "workers": [
+                {
+                    "pid": w.pid if w is not None and w.alive else None,
+                    "python": w.python if w is not None and w.alive else None,
+                    "state": ("busy" if w.job else "ready") if w is not None and w.alive else "stopped",
+                }
+                for w in self.workers
+            ],
+        }
+
+    async def _spawn(self) -> WorkerProcess:
+        worker = WorkerProcess(self.settings)
+        started = time.perf_counter()
+        try:
+            self.info = await worker.start()
+        except WorkerDied as exc:
+            raise EngineUnavailable(
+                f"the {self.name} worker exited while starting ({exc}); see the daemon's log"
+            ) from None
+        except OSError as exc:
+            raise EngineUnavailable(f"cannot start the {self.name} worker: {exc}") from None
+        self.state, self.last_error = "ready", ""
+        log.info("%s worker started (pid %s) in %.2f s", self.name, worker.pid, time.perf_counter() - started)
+        return worker
+
+    async def _loop(self, slot: int) -> None:
+        ttl = self.settings.idle_ttl_s or None
+        while True:
+            worker = self.workers[slot]
+            job = await self.scheduler.take(timeout=ttl if worker is not None else None)
+            if job is None:
+                if worker is not None:
+                    log.info("%s worker %s idle for %g s: stopping it", self.name, worker.pid, ttl)
+                    self.workers[slot] = None
+                    await worker.stop()
+                    if not any(self.workers):
+                        self.state = "idle"
+                continue
+            if job.cancelled:
+                job.results.put_nowait(asyncio.CancelledError())
+                continue
+            try:
+                if worker is None or not worker.alive:
+                    worker = self.workers[slot] = await self._spawn()
+                await worker.run(job)
+            except EngineUnavailable as exc:
+                self.state, self.last_error = "failed", exc.message
+                job.results.put_nowait(exc)
+                await asyncio.sleep(0.5)  # don't spin on an engine that cannot start
+            except WorkerDied as exc:
+                self.restarts += 1
+                self.workers[slot] = None
+                self.last_error = f"worker crashed ({exc})"
+                log.error("%s worker crashed (%s) during a request; restarting it", self.name, exc)
+                job.results.put_nowait(
+                    EngineUnavailable(
+                        f"the {self.name} engine's worker crashed ({exc}) while handling this request; "
+                        "it is being restarted: retry the request",
+                        retry_after=1.0,
+                    )
+                )
+                try:
+                    self.workers[slot] = await self._spawn()
+                except EngineUnavailable as err:
+                    self.state, self.last_error = "failed", err.message
+            finally:
+                job.finished = True
