@@ -12,11 +12,6 @@ ENGINES: dict[str, str] = {
 
 def load_engine_class(name: str) -> type:
     """Import the engine class registered under `name` (lazily)."""
-    import importlib
+    from hub.registry import load
 
-    try:
-        target = ENGINES[name]
-    except KeyError:
-        raise KeyError(f"unknown engine {name!r}; known engines: {', '.join(sorted(ENGINES))}") from None
-    module_name, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+    return load(ENGINES, name, "engine")

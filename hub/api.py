@@ -26,14 +26,34 @@ import numpy as np
 
 from engines.base import AudioChunk, EngineInfo, VoiceInfo
 from hub import text as textproc
-from hub.errors import EngineUnavailable, InvalidRequest, VoiceExists, VoiceNotFound, VoxhubError
+from hub.errors import (
+    ConfigError,
+    EngineUnavailable,
+    InvalidRequest,
+    VoiceExists,
+    VoiceNotFound,
+    VoxhubError,
+)
 from hub.library import VoiceLibrary, VoiceRecord, validate_voice_name
 from hub.metrics import Metrics
 from hub.scheduler import Job, Priority
-from hub.settings import Settings
+from hub.settings import Settings, parse_section
 from hub.workers import EnginePool
 
 log = logging.getLogger("voxhub.hub")
+
+# What adapters may use, besides the Hub itself: they import nothing else from voxhub.
+__all__ = [
+    "AudioChunk",
+    "ConfigError",
+    "Hub",
+    "Priority",
+    "SpeechRequest",
+    "SpeechStream",
+    "VoiceInfo",
+    "VoxhubError",
+    "parse_section",
+]
 
 OPENAI_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 MIN_SPEED, MAX_SPEED = 0.25, 4.0

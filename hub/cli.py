@@ -116,6 +116,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters import load_adapter_class
     from hub.api import Hub
     from hub.http.server import run_server
 
@@ -125,7 +126,21 @@ async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     log.info("data directory: %s", settings.data_dir)
     async with Hub.open(settings) as hub:
-        await run_server(hub, stop)
+        # Adapters parse their own options first, so a bad [adapters.*] key stops start-up cleanly.
+        try:
+            adapters = [load_adapter_class(a.name)(hub, a.options) for a in settings.enabled_adapters]
+        except ConfigError as exc:
+            print(f"voxhub: configuration error: {exc}", file=sys.stderr)
+            return 2
+        started = []
+        try:
+            for adapter in adapters:
+                await adapter.start()
+                started.append(adapter)
+            await run_server(hub, stop)
+        finally:
+            for adapter in reversed(started):
+                await adapter.stop()
     return 0
 
 

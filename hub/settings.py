@@ -111,6 +111,22 @@ class EngineSettings:
 
 
 @dataclass(frozen=True)
+class AdapterSettings:
+    name: str
+    enabled: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """The adapter's own keys; each adapter parses them into its typed settings (see `parse_section`)."""
+
+    def validate(self) -> None:
+        from adapters import ADAPTERS
+
+        if self.name not in ADAPTERS:
+            raise ConfigError(
+                f"[adapters.{self.name}] names an unknown adapter; known adapters: {', '.join(sorted(ADAPTERS))}"
+            )
+
+
+@dataclass(frozen=True)
 class LogSettings:
     level: str = "info"
 
@@ -127,6 +143,7 @@ class Settings:
     voices: VoicesSettings = VoicesSettings()
     log: LogSettings = LogSettings()
     engines: Mapping[str, EngineSettings] = field(default_factory=dict)
+    adapters: Mapping[str, AdapterSettings] = field(default_factory=dict)
 
     @property
     def db_path(self) -> Path:
@@ -136,15 +153,13 @@ class Settings:
     def enabled_engines(self) -> list[EngineSettings]:
         return [e for e in self.engines.values() if e.enabled]
 
+    @property
+    def enabled_adapters(self) -> list[AdapterSettings]:
+        return [a for a in self.adapters.values() if a.enabled]
+
     def validate(self) -> Settings:
-        sections: list[Any] = [
-            self.http,
-            self.text,
-            self.cache,
-            self.voices,
-            self.log,
-            *self.engines.values(),
-        ]
+        sections: list[Any] = [self.http, self.text, self.cache, self.voices, self.log]
+        sections += [*self.engines.values(), *self.adapters.values()]
         for section in sections:
             section.validate()
         if not self.enabled_engines:
@@ -194,10 +209,21 @@ def _build(tree: dict[str, Any], env: Mapping[str, str]) -> Settings:
     if not isinstance(engines_tree, dict):
         raise ConfigError("[engines] must be a table of engine sections, e.g. [engines.piper]")
     kwargs["engines"] = {name: _engine_section(name, section) for name, section in engines_tree.items()}
+    adapters_tree = tree.pop("adapters", {})
+    if not isinstance(adapters_tree, dict) or not all(isinstance(v, dict) for v in adapters_tree.values()):
+        raise ConfigError("[adapters] must be a table of adapter sections, e.g. [adapters.wyoming]")
+    kwargs["adapters"] = {
+        name: AdapterSettings(
+            name=name,
+            enabled=_coerce(f"adapters.{name}.enabled", bool, section.get("enabled", False)),
+            options=types.MappingProxyType({k: v for k, v in section.items() if k != "enabled"}),
+        )
+        for name, section in adapters_tree.items()
+    }
     if tree:
         raise ConfigError(
             f"unknown setting(s) {', '.join(sorted(tree))}: known sections are "
-            f"{', '.join(['data_dir', *_SECTIONS, 'engines'])}"
+            f"{', '.join(['data_dir', *_SECTIONS, 'engines', 'adapters'])}"
         )
     return Settings(**kwargs)
 
@@ -212,6 +238,14 @@ def _engine_section(name: str, section: Any) -> EngineSettings:
     options = {k: v for k, v in section.items() if k not in _ENGINE_KEYS}
     built = _section(EngineSettings, f"engines.{name}", {**common, "name": name})
     return replace(built, options=types.MappingProxyType(options))
+
+
+def parse_section(cls: type, prefix: str, values: Any) -> Any:
+    """Build a frozen settings dataclass from a table, converting environment strings by field type.
+
+    Adapters and engines use it for their own sections; errors name `prefix.key` and the fix.
+    """
+    return _section(cls, prefix, values)
 
 
 def _section(cls: type, prefix: str, values: Any) -> Any:
