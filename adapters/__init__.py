@@ -5,7 +5,10 @@ which it parses into its own typed settings (raising ConfigError) — with `asyn
 `async stop()`. `voxhub serve` starts every enabled adapter after the Hub and stops them before it.
 """
 
-ADAPTERS: dict[str, str] = {}
+ADAPTERS: dict[str, str] = {
+    "wyoming": "adapters.wyoming:WyomingAdapter",
+    "mqtt": "adapters.mqtt:MqttAdapter",
+}
 
 
 def load_adapter_class(name: str) -> type:

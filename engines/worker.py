@@ -70,7 +70,7 @@ class Worker:
             self.send(
                 Event(
                     "error",
-                    {"code": "start_failed", "message": f"{type(exc).__name__}: {exc}", "fatal": True},
+                    {"code": _start_error_code(exc), "message": f"{type(exc).__name__}: {exc}", "fatal": True},
                 )
             )
             traceback.print_exc()
@@ -123,6 +123,13 @@ class Worker:
         reference = VoiceReference(**event.data["reference"], audio=event.payload)
         prompt = self.engine.prepare_voice(reference)
         self.send(Event("prepared", {"id": job_id}, prompt))
+
+
+def _start_error_code(exc: Exception) -> str:
+    from hub.errors import ConfigError
+
+    # A bad [engines.NAME] option stops the daemon's start-up; anything else is a broken engine.
+    return "config_error" if isinstance(exc, ConfigError) else "start_failed"
 
 
 def main() -> int:

@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ import numpy as np
 
 from engines.base import AudioChunk, EngineInfo, VoiceInfo
 from hub import text as textproc
+from hub.clips import ClipStore
 from hub.errors import (
     ConfigError,
     EngineUnavailable,
@@ -37,6 +38,7 @@ from hub.errors import (
 from hub.library import VoiceLibrary, VoiceRecord, validate_voice_name
 from hub.metrics import Metrics
 from hub.scheduler import Job, Priority
+from hub.session import SpeechPart, SpeechSession, conform_chunk
 from hub.settings import Settings, parse_section
 from hub.workers import EnginePool
 
@@ -44,6 +46,7 @@ log = logging.getLogger("voxhub.hub")
 
 # What adapters may use, besides the Hub itself: they import nothing else from voxhub.
 __all__ = [
+    "AUDIO_FORMATS",
     "AudioChunk",
     "ConfigError",
     "Hub",
@@ -52,10 +55,15 @@ __all__ = [
     "SpeechStream",
     "VoiceInfo",
     "VoxhubError",
+    "SpeechPart",
+    "SpeechSession",
+    "conform_chunk",
     "parse_section",
 ]
 
 OPENAI_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+# The formats `Hub.encode` writes (hub.audio.FORMATS, repeated so importing the facade stays light).
+AUDIO_FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
 MIN_SPEED, MAX_SPEED = 0.25, 4.0
 REFERENCE_RATE = 24000
 MAX_REFERENCE_SECONDS = 60.0
@@ -74,6 +82,9 @@ class SpeechRequest:
     """Force an engine; None (or an OpenAI model name) = the voice's own engine."""
     priority: Priority = Priority.NORMAL
     options: Mapping[str, Any] = field(default_factory=dict)
+    first_index: int = 0
+    """Position of this text's first sentence in a longer stream (see `Hub.open_session`): later sentences of
+    a stream queue behind other clients' first ones."""
 
 
 @dataclass
@@ -112,6 +123,10 @@ class Hub:
         self.pools = pools
         self.metrics = Metrics()
         self.started_at = time.time()
+        self.clips = ClipStore()
+        self.http_url: str | None = None
+        """Base URL of the HTTP API once it listens (set by the HTTP server), e.g. http://127.0.0.1:8700."""
+        self._voice_listeners: list[Callable[[], None]] = []
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -119,6 +134,8 @@ class Hub:
         """Open the library, start every enabled engine's workers; close them all on exit."""
         library = await asyncio.to_thread(VoiceLibrary.open, settings.db_path)
         pools = {e.name: EnginePool(e) for e in settings.enabled_engines}
+        for pool in pools.values():
+            pool.warmup_voice = settings.voices.aliases.get(settings.voices.default, settings.voices.default)
         hub = cls(settings, library, pools)
         try:
             await asyncio.gather(*(pool.start() for pool in pools.values()))
@@ -263,7 +280,7 @@ class Hub:
             if cached[index] is None:
                 data = {"request": {"text": sentence, "voice": voice.name, "speed": request.speed,
                                     "speaker": request.speaker, "options": dict(request.options)}}  # fmt: skip
-                jobs[index] = Job("synthesize", data, prompt, request.priority, index)
+                jobs[index] = Job("synthesize", data, prompt, request.priority, request.first_index + index)
         shared_arrival = min((job.stream_arrival for job in jobs.values()), default=0)
         for job in jobs.values():
             job.stream_arrival = shared_arrival
@@ -335,6 +352,11 @@ class Hub:
         await asyncio.to_thread(self.library.put_prompt, voice, info.name, info.version, item.payload)
         return item.payload
 
+    async def open_session(self, request: SpeechRequest) -> SpeechSession:
+        """A stream of text arriving in pieces (hub.session), spoken sentence by sentence; checks the voice now."""
+        await self.get_voice(request.voice)
+        return SpeechSession(self, request)
+
     # --- library ------------------------------------------------------------------------------------
 
     async def enroll(
@@ -375,6 +397,7 @@ class Hub:
             updated_at=now,
         )
         await asyncio.to_thread(self.library.add_voice, record, replace=replace)
+        self._voices_changed()
         return self._cloned_info(record)
 
     async def delete_voice(self, name: str) -> None:
@@ -385,6 +408,44 @@ class Hub:
         if not await asyncio.to_thread(self.library.delete_voice, name):
             await self.get_voice(name)  # raises VoiceNotFound with suggestions
             raise VoiceNotFound(f"voice {name!r} not found", param="name")
+        self._voices_changed()
+
+    def subscribe_voice_changes(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback()` (on the event loop) after a voice is enrolled or removed; returns an unsubscriber."""
+        self._voice_listeners.append(callback)
+        return lambda: self._voice_listeners.remove(callback) if callback in self._voice_listeners else None
+
+    def _voices_changed(self) -> None:
+        for callback in list(self._voice_listeners):
+            try:
+                callback()
+            except Exception:  # a listener's bug must not fail the enrollment that already happened
+                log.exception("voice-change listener %r failed", callback)
+
+    # --- rendered clips -----------------------------------------------------------------------------
+
+    async def encode(self, chunk: AudioChunk, fmt: str) -> tuple[bytes, str]:
+        """`chunk` as one complete file in `fmt` (one of AUDIO_FORMATS) and its content type."""
+        from hub import audio
+
+        if fmt not in AUDIO_FORMATS:
+            raise InvalidRequest(
+                f"audio format {fmt!r} is not supported: use one of {', '.join(AUDIO_FORMATS)}",
+                param="format",
+            )
+        # Compressed formats cost real CPU: keep them off the event loop.
+        offload = fmt not in ("wav", "pcm")
+        data = await asyncio.to_thread(audio.encode, fmt, chunk) if offload else audio.encode(fmt, chunk)
+        return data, audio.CONTENT_TYPES[fmt]
+
+    def remember_clip(self, data: bytes, content_type: str) -> str:
+        """Keep a rendered clip for a while; the HTTP API serves it at /v1/audio/clips/<id>."""
+        return self.clips.add(data, content_type)
+
+    def get_clip(self, clip_id: str) -> tuple[bytes, str] | None:
+        """A remembered clip's bytes and content type, or None once it has expired."""
+        clip = self.clips.get(clip_id)
+        return None if clip is None else (clip.data, clip.content_type)
 
     # --- health -------------------------------------------------------------------------------------
 

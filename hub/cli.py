@@ -97,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(asyncio.run(args.func(settings, args)) or 0)
+    except ConfigError as exc:
+        print(f"voxhub: configuration error: {exc}", file=sys.stderr)
+        return 2
     except VoxhubError as exc:
         print(f"voxhub: {exc.message}", file=sys.stderr)
         return 1

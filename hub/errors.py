@@ -66,6 +66,12 @@ class VoiceNotFound(VoxhubError):
     code = "voice_not_found"
 
 
+class NotFound(VoxhubError):
+    status = 404
+    type = "invalid_request_error"
+    code = "not_found"
+
+
 class VoiceExists(VoxhubError):
     status = 409
     type = "invalid_request_error"

@@ -579,3 +579,37 @@ def prepare(text: str, *, max_chars: int, normalize_text: bool = True, language:
             param="input",
         )
     return sentences
+
+
+_LIST_NUMBER = re.compile(r"\s*\d{1,3}")  # "1." opening a markdown list item, not a sentence
+
+
+def complete_prefix(text: str, max_chars: int = SENTENCE_MAX_CHARS) -> int:
+    """How many leading characters of a growing text are complete sentences (text still arriving, e.g. LLM deltas).
+
+    A line ends at its newline; a sentence once its end punctuation is followed by a space and the next word
+    has begun, so "e.g. this", "Wait... what?" and "1. First" are not cut early. A tail longer than max_chars
+    with no end yet is cut at its last clause break (else its last space), so first audio never waits on it.
+    """
+    line_start = text.rfind("\n") + 1
+    cut = line_start
+    line = text[line_start:]
+    for m in _TERMINAL.finditer(line):
+        rest = line[m.end() :]
+        following = rest.lstrip()
+        if not following:
+            continue  # the next word decides whether the sentence goes on: wait for it
+        before = line[: m.start()]
+        if following[0].islower() or (m.group(0) == "." and _is_abbreviation(before)):
+            continue
+        if m.group(0) == "." and _LIST_NUMBER.fullmatch(before):
+            continue
+        cut = line_start + m.end()
+    tail = text[cut:]
+    if len(tail) > max_chars:
+        breaks = [m.end() for m in _CLAUSE_END.finditer(tail) if m.end() <= max_chars]
+        if not breaks:
+            breaks = [m.start() for m in re.finditer(r"\s", tail) if 0 < m.start() <= max_chars]
+        if breaks:
+            cut += breaks[-1]
+    return cut

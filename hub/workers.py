@@ -19,7 +19,7 @@ from typing import Any
 
 from engines.base import EngineInfo
 from engines.protocol import Event, ProtocolError, async_read_event
-from hub.errors import EngineError, EngineUnavailable, VoxhubError
+from hub.errors import ConfigError, EngineError, EngineUnavailable, VoxhubError
 from hub.scheduler import Job, Scheduler
 from hub.settings import EngineSettings
 
@@ -71,6 +71,8 @@ class WorkerProcess:
             ) from None
         if event.type != "ready":
             await self.kill()
+            if event.data.get("code") == "config_error":
+                raise ConfigError(str(event.data.get("message", "")).removeprefix("ConfigError: "))
             raise EngineUnavailable(
                 f"the {self.settings.name} engine failed to start: {event.data.get('message')}"
             )
@@ -147,6 +149,8 @@ class EnginePool:
         self.state = "stopped"
         self.restarts = 0
         self.last_error = ""
+        self.warmup_voice: str | None = None
+        """A preset voice to speak once whenever a worker starts, so the first real request is fast."""
         self._loops: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -212,9 +216,21 @@ class EnginePool:
             ) from None
         except OSError as exc:
             raise EngineUnavailable(f"cannot start the {self.name} worker: {exc}") from None
+        await self._warm_up(worker)
         self.state, self.last_error = "ready", ""
         log.info("%s worker started (pid %s) in %.2f s", self.name, worker.pid, time.perf_counter() - started)
         return worker
+
+    async def _warm_up(self, worker: WorkerProcess) -> None:
+        """Load the model and phonemizer now rather than in the first listener's request."""
+        assert self.info is not None
+        if self.warmup_voice not in {voice.name for voice in self.info.voices}:
+            return
+        job = Job("synthesize", {"request": {"text": "Ready.", "voice": self.warmup_voice}}, id="warmup")
+        try:
+            await worker.run(job)
+        except WorkerDied as exc:
+            raise EngineUnavailable(f"the {self.name} worker crashed while warming up ({exc})") from None
 
     async def _loop(self, slot: int) -> None:
         ttl = self.settings.idle_ttl_s or None

@@ -20,6 +20,7 @@ import soundfile as sf
 
 REPO = Path(__file__).resolve().parent.parent
 LISTENING = re.compile(r"voxhub listening on (http://\S+)")
+ADAPTER_LISTENING = re.compile(r"voxhub (\w+) listening on (\S+)")
 
 
 @dataclass
@@ -31,6 +32,8 @@ class Daemon:
     data_dir: Path
     log_path: Path
     lines: list[str] = field(default_factory=list)
+    adapter_urls: dict[str, str] = field(default_factory=dict)
+    """Where enabled adapters listen, from their `voxhub NAME listening on URL` lines (e.g. "wyoming")."""
 
     @property
     def api(self) -> str:
@@ -79,6 +82,8 @@ def start_daemon(data_dir: Path, env: dict[str, str] | None = None, config: str 
         for raw in proc.stdout:
             line = raw.decode(errors="replace").rstrip()
             daemon.lines.append(line)
+            if adapter := ADAPTER_LISTENING.search(line):
+                daemon.adapter_urls[adapter.group(1)] = adapter.group(2)
             match = LISTENING.search(line)
             if match and not found.is_set():
                 daemon.url = match.group(1)

@@ -99,6 +99,16 @@ def openapi_spec() -> dict[str, Any]:
                     },
                 }
             },
+            "/v1/audio/clips/{clip_id}": {
+                "parameters": [{"name": "clip_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "get": {
+                    "summary": "A recently rendered clip by id (the `url` of an MQTT announcement); no API key needed, the random id is the key",
+                    "security": [],
+                    "responses": {"200": {"description": "The audio file"},
+                                  "404": {"description": "Unknown or expired clip (only recent clips are kept, in memory)",
+                                          "content": {"application/json": {"schema": ERROR}}}},
+                },
+            },
             "/v1/models": {"get": {"summary": "List models (OpenAI aliases and engines)", "responses": {"200": ok_json}}},
             "/v1/voices": {
                 "get": {"summary": "List every voice: engine presets and cloned voices", "responses": {"200": ok_json}},

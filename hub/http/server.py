@@ -20,6 +20,7 @@ from hub.api import OPENAI_MODELS, Hub, SpeechRequest
 from hub.errors import (
     BadAudio,
     InvalidRequest,
+    NotFound,
     Unauthorized,
     UnsupportedFormat,
     VoxhubError,
@@ -34,6 +35,8 @@ log = logging.getLogger("voxhub.http")
 
 HUB_KEY = web.AppKey("hub", Hub)
 OPEN_PATHS = frozenset({"/health", "/docs", "/openapi.json", "/"})
+# Remembered clips are fetched by media players that cannot send API keys; their random ids are the key.
+CLIPS_PATH = "/v1/audio/clips/"
 
 
 def create_app(hub: Hub) -> web.Application:
@@ -44,6 +47,7 @@ def create_app(hub: Hub) -> web.Application:
     )
     app[HUB_KEY] = hub
     app.router.add_post("/v1/audio/speech", speech)
+    app.router.add_get(CLIPS_PATH + "{clip_id}", get_clip)
     app.router.add_get("/v1/models", models)
     app.router.add_get("/v1/voices", list_voices)
     app.router.add_post("/v1/voices", add_voice)
@@ -63,7 +67,7 @@ def _auth_middleware(settings: HttpSettings) -> Any:
 
     @web.middleware
     async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if enforce and request.path not in OPEN_PATHS:
+        if enforce and request.path not in OPEN_PATHS and not request.path.startswith(CLIPS_PATH):
             header = request.headers.get("Authorization", "")
             token = header.removeprefix("Bearer ").strip().encode() if header.startswith("Bearer ") else b""
             if not any(hmac.compare_digest(token, key) for key in keys):
@@ -216,6 +220,19 @@ async def _send_sse(
     return response
 
 
+async def get_clip(request: web.Request) -> web.Response:
+    """GET /v1/audio/clips/{clip_id}: a recently rendered clip (e.g. an MQTT announcement's `url`)."""
+    clip = request.app[HUB_KEY].get_clip(request.match_info["clip_id"])
+    if clip is None:
+        raise NotFound(
+            "no such clip: clips are kept in memory for the most recent announcements only; "
+            "synthesize the text again for a new URL",
+            param="clip_id",
+        )
+    data, content_type = clip
+    return web.Response(body=data, content_type=content_type)
+
+
 async def models(request: web.Request) -> web.Response:
     hub = request.app[HUB_KEY]
     created = int(hub.started_at)
@@ -323,7 +340,9 @@ async def run_server(hub: Hub, stop: asyncio.Event) -> None:
     server = site._server
     for sock in getattr(server, "sockets", None) or ():
         host, port = sock.getsockname()[:2]
-        print(f"voxhub listening on http://{host}:{port}", flush=True)
+        url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        hub.http_url = hub.http_url or url
+        print(f"voxhub listening on {url}", flush=True)
     try:
         await stop.wait()
     finally:

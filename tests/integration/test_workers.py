@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import io
 import json
 import os
@@ -11,7 +12,9 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 import soundfile as sf
@@ -146,3 +149,31 @@ def test_kill_9_during_writes_leaves_a_consistent_library(daemon_factory: object
     restarted = daemon_factory(env=FAKE_ONLY)  # type: ignore[operator]
     listed = {v["name"] for v in get_json(restarted, "/v1/voices")["data"] if v["kind"] == "cloned"}
     assert listed == names
+
+
+def _metric(daemon: Daemon, line_prefix: str) -> float:
+    with urllib.request.urlopen(daemon.url + "/metrics") as resp:
+        for line in resp.read().decode().splitlines():
+            if line.startswith(line_prefix):
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_client_disconnect_cancels_its_remaining_sentences(daemon_factory: object) -> None:
+    daemon = daemon_factory(env={**FAKE_ONLY, "VOXHUB_ENGINES__FAKE__DELAY_S": "0.4"})  # type: ignore[operator]
+    text = " ".join(f"Sentence number {i} is here." for i in range(15))
+    parsed = urlparse(daemon.url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+    body = json.dumps({"model": "tts-1", "input": text, "voice": "fake-low", "response_format": "pcm"})
+    conn.request("POST", "/v1/audio/speech", body, {"Content-Type": "application/json"})
+    response = conn.getresponse()
+    assert response.status == 200 and response.read1(1024)
+    conn.close()  # the listener hangs up after the first audio
+    engine_sentences = 'voxhub_sentences_total{engine="fake",source="engine"}'
+    wait_for(lambda: _metric(daemon, 'voxhub_synthesis_requests_total{engine="fake",outcome="cancelled"}') == 1,
+             what="the request to be cancelled")  # fmt: skip
+    health = get_json(daemon, "/health")["engines"]["fake"]
+    assert health["queued"] == 0
+    wait_for(lambda: fake_worker(daemon)["state"] == "ready", what="the worker to be free")
+    assert _metric(daemon, engine_sentences) < 5  # of 15: the rest never reached the engine
+    assert speech(daemon, "Still here.")[0] == 200

@@ -74,3 +74,13 @@ def test_voices_list_and_config_errors(tmp_path: Path) -> None:
     assert bad.returncode == 2 and b"does not exist" in bad.stderr
     missing = run_cli(tmp_path, "say", "Hi.", "--voice", "nobody")
     assert missing.returncode == 1 and b"voice 'nobody' not found" in missing.stderr
+
+
+def test_bad_engine_option_stops_start_up_naming_the_key(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOXHUB_")}
+    env.update({"VOXHUB_DATA_DIR": str(tmp_path), "VOXHUB_ENGINES__PIPER__THREADS": "lots"})
+    result = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "serve", "--port", "0"], cwd=REPO, env=env, capture_output=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert b"configuration error: engines.piper.threads must be an integer" in result.stderr
