@@ -7,6 +7,7 @@ GPU runtime and the hub process never imports an engine's heavy stack at all.
 ENGINES: dict[str, str] = {
     "piper": "engines.piper.engine:PiperEngine",
     "fake": "engines.fake:FakeEngine",
+    "zipvoice": "engines.zipvoice.engine:ZipVoiceEngine",
 }
 
 

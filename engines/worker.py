@@ -70,7 +70,11 @@ class Worker:
             self.send(
                 Event(
                     "error",
-                    {"code": _start_error_code(exc), "message": f"{type(exc).__name__}: {exc}", "fatal": True},
+                    {
+                        "code": _start_error_code(exc),
+                        "message": f"{type(exc).__name__}: {exc}",
+                        "fatal": True,
+                    },
                 )
             )
             traceback.print_exc()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import difflib
 import hashlib
 import json
@@ -27,6 +28,7 @@ import numpy as np
 from engines.base import AudioChunk, EngineInfo, VoiceInfo
 from hub import text as textproc
 from hub.clips import ClipStore
+from hub.enroll import Toolkit, analyze, rejection
 from hub.errors import (
     ConfigError,
     EngineUnavailable,
@@ -37,6 +39,7 @@ from hub.errors import (
 )
 from hub.library import VoiceLibrary, VoiceRecord, validate_voice_name
 from hub.metrics import Metrics
+from hub.quality import QualityReport
 from hub.scheduler import Job, Priority
 from hub.session import SpeechPart, SpeechSession, conform_chunk
 from hub.settings import Settings, parse_section
@@ -51,12 +54,13 @@ __all__ = [
     "ConfigError",
     "Hub",
     "Priority",
+    "QualityReport",
+    "SpeechPart",
     "SpeechRequest",
+    "SpeechSession",
     "SpeechStream",
     "VoiceInfo",
     "VoxhubError",
-    "SpeechPart",
-    "SpeechSession",
     "conform_chunk",
     "parse_section",
 ]
@@ -66,7 +70,6 @@ OPENAI_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 AUDIO_FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
 MIN_SPEED, MAX_SPEED = 0.25, 4.0
 REFERENCE_RATE = 24000
-MAX_REFERENCE_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,8 @@ class Hub:
         self.http_url: str | None = None
         """Base URL of the HTTP API once it listens (set by the HTTP server), e.g. http://127.0.0.1:8700."""
         self._voice_listeners: list[Callable[[], None]] = []
+        self.toolkit = Toolkit(settings)
+        """VAD, speaker encoder and ASR for enroll/check: built here, each model loaded on first use."""
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -136,6 +141,7 @@ class Hub:
         pools = {e.name: EnginePool(e) for e in settings.enabled_engines}
         for pool in pools.values():
             pool.warmup_voice = settings.voices.aliases.get(settings.voices.default, settings.voices.default)
+            pool.data_dir = settings.data_dir
         hub = cls(settings, library, pools)
         try:
             await asyncio.gather(*(pool.start() for pool in pools.values()))
@@ -369,9 +375,11 @@ class Hub:
         engine: str | None = None,
         replace: bool = False,
     ) -> VoiceInfo:
-        """Store a cloned voice from a reference clip (any common container)."""
-        from hub.audio import decode_audio
+        """Check a reference clip (any common container) and store it as a cloned voice.
 
+        The clip is trimmed to its best 3-12 s of speech, transcribed when no transcript is given, and
+        judged; a rejected clip raises ClipRejected (its report in `extra["quality"]`) and stores nothing.
+        """
         validate_voice_name(name)
         if name in self._presets() or name in self.settings.voices.aliases:
             raise VoiceExists(
@@ -381,24 +389,100 @@ class Hub:
             raise InvalidRequest(
                 f"engine {engine!r} is not enabled: use one of {', '.join(self.pools)}", param="engine"
             )
-        samples, rate = await asyncio.to_thread(
-            decode_audio, audio, target_rate=REFERENCE_RATE, max_seconds=MAX_REFERENCE_SECONDS
+        records = await asyncio.to_thread(self.library.list_voices)
+        if not replace and any(r.name == name for r in records):
+            raise VoiceExists(f"voice {name!r} already exists: pass replace to overwrite it", param="name")
+        if not self.settings.enroll.analyze:
+            return await self._store_unchecked(name, audio, transcript, language, engine, replace)
+        existing = [(r.name, np.frombuffer(r.embedding, dtype="<f4")) for r in records
+                    if r.embedding and r.name != name]  # fmt: skip
+        result = await asyncio.to_thread(
+            analyze, self.toolkit, audio, transcript=transcript.strip(), language=language, existing=existing
         )
+        if result.report.verdict == "reject":
+            raise rejection(result.report)
         now = time.time()
+        assert result.embedding is not None
+        metadata = {
+            "duration_s": round(len(result.prompt) / REFERENCE_RATE, 3),
+            "source_duration_s": round(result.duration_s, 3),
+            "transcript_source": "given" if transcript.strip() else "asr",
+        }
         record = VoiceRecord(
             name=name,
-            language=language,
-            transcript=transcript,
-            reference=np.asarray(samples, dtype="<f4").tobytes(),
-            reference_rate=rate,
+            language=result.language,
+            transcript=result.transcript,
+            reference=np.asarray(result.prompt, dtype="<f4").tobytes(),
+            reference_rate=REFERENCE_RATE,
             engine=engine,
-            metadata={"duration_s": round(len(samples) / rate, 3)},
+            embedding=np.asarray(result.embedding, dtype="<f4").tobytes(),
+            quality=result.report.to_dict(),
+            metadata=metadata,
             created_at=now,
             updated_at=now,
         )
         await asyncio.to_thread(self.library.add_voice, record, replace=replace)
         self._voices_changed()
         return self._cloned_info(record)
+
+    async def _store_unchecked(
+        self, name: str, audio: bytes, transcript: str, language: str, engine: str | None, replace: bool
+    ) -> VoiceInfo:
+        """enroll.analyze = false: the decoded clip as it is, with what the caller said about it."""
+        from hub.audio import decode_audio
+
+        samples, rate = await asyncio.to_thread(
+            decode_audio, audio, target_rate=REFERENCE_RATE, max_seconds=self.settings.enroll.max_seconds
+        )
+        now = time.time()
+        record = VoiceRecord(name=name, language=language, transcript=transcript,
+                             reference=np.asarray(samples, dtype="<f4").tobytes(), reference_rate=rate,
+                             engine=engine, metadata={"duration_s": round(len(samples) / rate, 3)},
+                             created_at=now, updated_at=now)  # fmt: skip
+        await asyncio.to_thread(self.library.add_voice, record, replace=replace)
+        self._voices_changed()
+        return self._cloned_info(record)
+
+    async def check(
+        self, audio: bytes, *, against: str | None = None, text: str | None = None
+    ) -> QualityReport:
+        """The quality report of a clip; `against` a cloned voice adds speaker similarity, `text` the
+        ASR round-trip word error rate (the post-synthesis check)."""
+        embedding = None
+        if against is not None:
+            voice = await self.get_voice(against)
+            record = await asyncio.to_thread(self.library.get_voice, voice.name)
+            if record is None or not record.embedding:
+                raise InvalidRequest(
+                    f"voice {voice.name!r} has no speaker embedding (preset voices have none): compare "
+                    "against a cloned voice",
+                    param="against",
+                )
+            embedding = np.frombuffer(record.embedding, dtype="<f4")
+        result = await asyncio.to_thread(analyze, self.toolkit, audio, text=text, against=embedding)
+        if against is not None:
+            details = {**result.report.details, "against": against}
+            return dataclasses.replace(result.report, details=details)
+        return result.report
+
+    async def voice_details(self, name: str) -> dict[str, Any]:
+        """A voice as `list_voices` shows it, plus (for cloned voices) transcript, quality report and metadata."""
+        voice = await self.get_voice(name)
+        details = voice.to_dict()
+        if voice.kind == "cloned":
+            record = await asyncio.to_thread(self.library.get_voice, voice.name)
+            if record is not None:
+                details.update(
+                    transcript=record.transcript,
+                    language=record.language,
+                    quality=record.quality,
+                    metadata=record.metadata,
+                    reference_seconds=round(len(record.reference) / 4 / max(record.reference_rate, 1), 3),
+                    has_embedding=bool(record.embedding),
+                    created_at=record.created_at,
+                    updated_at=record.updated_at,
+                )
+        return details
 
     async def delete_voice(self, name: str) -> None:
         if name in self._presets():

@@ -52,7 +52,20 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--speed", type=float, default=1.0, help="speaking rate, 0.25-4.0 (default 1.0)")
     say.add_argument("--speaker", help="speaker of a multi-speaker voice")
     say.add_argument("-o", "--output", metavar="FILE", help="output file ('-' or none = standard output)")
+    say.add_argument("--check", action="store_true",
+                     help="after speaking, report the ASR round-trip word error rate and (for a cloned voice) "
+                          "the speaker similarity, on standard error")  # fmt: skip
     say.set_defaults(func=cmd_say)
+
+    check = commands.add_parser("check", parents=[common], help="quality report of a clip (exit 0 accept, 1 warn, 2 reject)",
+                                description="Check CLIP for cloning: speech, loudness, clipping, noise, bandwidth, "
+                                "speakers, transcript; each finding with advice.")  # fmt: skip
+    check.add_argument("clip", metavar="CLIP", help="path of the audio clip (wav, flac, mp3, ogg, m4a, webm)")
+    check.add_argument("--against", metavar="VOICE",
+                       help="compare with a cloned voice: speaker similarity (the post-synthesis check)")  # fmt: skip
+    check.add_argument("--text", help="what the clip should say: adds the ASR round-trip word error rate")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.set_defaults(func=cmd_check)
 
     voices = commands.add_parser("voices", parents=[common], help="list, add, show and remove voices",
                                  description="Manage the voice library.")  # fmt: skip
@@ -80,6 +93,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     vremove.add_argument("name", metavar="NAME", help="voice name")
     vremove.set_defaults(func=cmd_voices_remove)
+
+    models = commands.add_parser("models", parents=[common], help="list and download engine models",
+                                 description="Manage downloadable models (ZipVoice).")  # fmt: skip
+    model_commands = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    mlist = model_commands.add_parser("list", parents=[common], help="show which models are installed",
+                                      description="List the models and whether they are installed.")  # fmt: skip
+    mlist.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    mlist.set_defaults(func=cmd_models_list)
+    mpull = model_commands.add_parser("pull", parents=[common], help="download a model from Hugging Face",
+                                      description="Download NAME's files (resumable, checksummed).")  # fmt: skip
+    mpull.add_argument("name", metavar="NAME",
+                       help="zipvoice, zipvoice-distill, or a speech recognition model (whisper-base, "
+                            "openai-whisper-base, ...; `voxhub models list` shows all)")  # fmt: skip
+    mpull.add_argument("--precision", choices=("fp32", "int8", "all"), default=None,
+                       help="which files (default: engines.zipvoice.precision)")  # fmt: skip
+    mpull.set_defaults(func=cmd_models_pull)
     return parser
 
 
@@ -160,11 +189,17 @@ async def cmd_say(settings: Settings, args: argparse.Namespace) -> int:
         stream = await hub.synthesize(
             SpeechRequest(text, voice=args.voice, speed=args.speed, speaker=args.speaker)
         )
-        if out:
+        if out or args.check:
             # A file gets exact headers (sizes, frame counts): encode once at the end.
             chunk = await stream.collect()
-            Path(out).write_bytes(audio.encode(fmt, chunk))
+            encoded = audio.encode(fmt, chunk)
+            if out:
+                Path(out).write_bytes(encoded)
+            else:
+                sys.stdout.buffer.write(encoded)
             seconds = chunk.seconds
+            if args.check:
+                await _report_synthesis(hub, stream.voice, audio.encode("wav", chunk), text)
         else:
             encoder = None
             async for piece in stream:
@@ -176,6 +211,35 @@ async def cmd_say(settings: Settings, args: argparse.Namespace) -> int:
     if out:
         print(f"wrote {seconds:.2f} s of {stream.voice.name} to {out} ({fmt})", file=sys.stderr)
     return 0
+
+
+async def _report_synthesis(hub: Any, voice: Any, wav: bytes, text: str) -> None:
+    against = voice.name if voice.kind == "cloned" else None
+    report = await hub.check(wav, against=against, text=text)
+    wer, similarity = report.metrics.get("wer"), report.metrics.get("similarity")
+    line = f"check: word error rate {wer:.0%}" if wer is not None else "check: no speech recognized"
+    line += f", similarity to {voice.name} {similarity:.2f}" if similarity is not None else ""
+    print(f"{line} ({report.verdict}); heard: {report.transcript!r}", file=sys.stderr)
+
+
+async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.api import Hub
+    from hub.errors import BadAudio
+
+    clip = Path(args.clip)
+    if not clip.is_file():
+        print(f"voxhub: {clip} is not a file: give the path of an audio clip", file=sys.stderr)
+        return 2
+    if not args.against:
+        settings = settings.with_changes(engines={})  # no synthesis needed: skip starting engine workers
+    async with Hub.open(settings) as hub:
+        try:
+            report = await hub.check(clip.read_bytes(), against=args.against, text=args.text)
+        except BadAudio as exc:
+            print(f"voxhub: reject: {exc.message}", file=sys.stderr)
+            return 2
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
+    return report.exit_code
 
 
 async def cmd_voices_list(settings: Settings, args: argparse.Namespace) -> int:
@@ -202,15 +266,26 @@ async def cmd_voices_add(settings: Settings, args: argparse.Namespace) -> int:
     if not clip.is_file():
         print(f"voxhub: {clip} is not a file: give the path of a reference clip", file=sys.stderr)
         return 2
+    from hub.enroll import ClipRejected
+
     async with Hub.open(settings) as hub:
-        voice = await hub.enroll(
-            args.name,
-            clip.read_bytes(),
-            transcript=args.transcript,
-            language=args.language,
-            replace=args.replace,
-        )
-    print(json.dumps(voice.to_dict(), indent=2))
+        try:
+            voice = await hub.enroll(
+                args.name,
+                clip.read_bytes(),
+                transcript=args.transcript,
+                language=args.language,
+                replace=args.replace,
+            )
+        except ClipRejected as exc:
+            print(f"voxhub: {exc.message}", file=sys.stderr)
+            return 2
+        details = await hub.voice_details(voice.name)
+    print(json.dumps(details, indent=2))
+    report = details.get("quality") or {}
+    print(f"quality: {report.get('verdict')} (score {report.get('score')})", file=sys.stderr)
+    for finding in report.get("findings", []):
+        print(f"  {finding['severity']:<6} {finding['code']}: {finding['message']}", file=sys.stderr)
     return 0
 
 
@@ -218,8 +293,8 @@ async def cmd_voices_show(settings: Settings, args: argparse.Namespace) -> int:
     from hub.api import Hub
 
     async with Hub.open(settings) as hub:
-        voice = await hub.get_voice(args.name)
-    print(json.dumps(voice.to_dict(), indent=2))
+        details = await hub.voice_details(args.name)
+    print(json.dumps(details, indent=2))
     return 0
 
 
@@ -229,6 +304,64 @@ async def cmd_voices_remove(settings: Settings, args: argparse.Namespace) -> int
     async with Hub.open(settings) as hub:
         await hub.delete_voice(args.name)
     print(f"removed {args.name}", file=sys.stderr)
+    return 0
+
+
+def _zipvoice_dir(settings: Settings) -> Path:
+    from engines.zipvoice.models import default_model_dir
+
+    section = settings.engines.get("zipvoice")
+    configured = str(section.options.get("model_dir") or "") if section else ""
+    return Path(configured).expanduser() if configured else default_model_dir(settings.data_dir)
+
+
+async def cmd_models_list(settings: Settings, args: argparse.Namespace) -> int:
+    from engines.zipvoice.models import installed
+    from hub import models as hub_models
+
+    rows = installed(_zipvoice_dir(settings))
+    models_dir = settings.data_dir / "models"
+    others = [{"name": m.name, "installed": m.is_present(models_dir), "description": m.description,
+               "path": str(m.directory(models_dir))} for m in hub_models.MODELS.values()]  # fmt: skip
+    if args.json:
+        print(json.dumps(rows + others, indent=2))
+        return 0
+    print(f"{'NAME':<17}  {'PRECISION':<9}  {'STATE':<9}  {'SIZE':>9}  MISSING")
+    for row in rows:
+        state = ("verified" if row["verified"] else "installed") if row["installed"] else "missing"
+        print(f"{row['name']:<17}  {row['precision']:<9}  {state:<9}  {row['size_mb']:>7.1f}MB  "
+              f"{', '.join(row['missing']) or '-'}")  # fmt: skip
+    print(f"model dir: {_zipvoice_dir(settings)}")
+    for row in others:
+        state = "installed" if row["installed"] else "missing"
+        print(f"{row['name']:<22}  {state:<9}  {row['description']}")
+    print(f"speech recognition models: {models_dir}")
+    return 0
+
+
+async def cmd_models_pull(settings: Settings, args: argparse.Namespace) -> int:
+    from engines.zipvoice.models import MODELS, PRECISIONS, pull
+    from hub import models as hub_models
+
+    if args.name in hub_models.MODELS:
+        log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+        where = await asyncio.to_thread(hub_models.pull, args.name, settings.data_dir / "models", log)
+        print(f"{args.name} installed in {where}", file=sys.stderr)
+        return 0
+    if args.name not in MODELS:
+        known = ", ".join([*MODELS, *hub_models.MODELS])
+        print(f"voxhub: unknown model {args.name!r}: use one of {known}", file=sys.stderr)
+        return 2
+    section = settings.engines.get("zipvoice")
+    precision = args.precision or str(section.options.get("precision", "fp32") if section else "fp32")
+    precisions = PRECISIONS if precision == "all" else (precision,)
+    model_dir = _zipvoice_dir(settings)
+    paths = await asyncio.to_thread(
+        pull, args.name, model_dir, precisions, lambda m: print(m, file=sys.stderr)
+    )
+    print(
+        f"{args.name} ({', '.join(precisions)}) installed in {model_dir}: {len(paths)} files", file=sys.stderr
+    )
     return 0
 
 

@@ -51,7 +51,8 @@ class ClipStore:
         clip_id = f"{secrets.token_urlsafe(16)}.{_EXTENSIONS.get(content_type, 'bin')}"
         self._clips[clip_id] = Clip(bytes(data), content_type)
         self._bytes += len(data)
-        while self._clips and (len(self._clips) > self.max_clips or self._bytes > self.max_bytes):
+        # The clip just added always stays, even alone over the byte bound: its URL is about to be handed out.
+        while len(self._clips) > 1 and (len(self._clips) > self.max_clips or self._bytes > self.max_bytes):
             _, old = self._clips.popitem(last=False)
             self._bytes -= len(old.data)
         return clip_id

@@ -111,3 +111,16 @@ class ConfigError(Exception):
 class WrongContentType(InvalidRequest):
     status = 415
     code = "wrong_content_type"
+
+
+class ModelMissing(VoxhubError):
+    """A model the request needs is not installed; the message names the command that fetches it."""
+
+    status = 503
+    type = "server_error"
+    code = "model_missing"
+
+
+class UploadTooLarge(InvalidRequest):
+    status = 413
+    code = "upload_too_large"

@@ -63,11 +63,18 @@ class Scheduler:
 
     async def take(self, timeout: float | None = None) -> Job | None:
         """The best pending job, or None when none arrives within `timeout` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
         async with self._changed:
-            try:
-                await asyncio.wait_for(self._changed.wait_for(lambda: bool(self._pending)), timeout)
-            except TimeoutError:
-                return None
+            # `discard` may empty the queue between the wake-up and this task running again: wait again.
+            while not self._pending:
+                remaining = None if deadline is None else deadline - loop.time()
+                if remaining is not None and remaining <= 0:
+                    return None
+                try:
+                    await asyncio.wait_for(self._changed.wait_for(lambda: bool(self._pending)), remaining)
+                except TimeoutError:
+                    return None
             job = min(self._pending, key=Job.order)
             self._pending.remove(job)
             return job

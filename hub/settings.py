@@ -135,6 +135,70 @@ class LogSettings:
 
 
 @dataclass(frozen=True)
+class AsrSettings:
+    backend: str = "faster-whisper"
+    model: str = "base"
+    """Whisper size: tiny, base, small, medium, large-v3 (fetch with `voxhub models pull`)."""
+    device: str = "auto"
+    threads: int = 0
+
+    def validate(self) -> None:
+        _check_choice("asr.backend", self.backend, ("faster-whisper", "openai-whisper"))
+        _check_choice("asr.device", self.device, ("auto", "cpu", "cuda"))
+        if self.threads < 0:
+            raise ConfigError(f"asr.threads must be >= 0 (0 = all cores), got {self.threads}")
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    """Thresholds of the quality check (hub/quality.py): each finding's severity and the verdict."""
+
+    accept_score: float = 0.75
+    reject_score: float = 0.4
+    min_speech_s: float = 3.0
+    max_silence_ratio: float = 0.5
+    max_clipping_ratio: float = 0.001
+    min_snr_db: float = 20.0
+    min_bandwidth_hz: float = 7000.0
+    min_loudness_lufs: float = -40.0
+    max_dc_offset: float = 0.02
+    min_speaker_consistency: float = 0.8
+    min_transcript_confidence: float = 0.45
+    min_similarity: float = 0.8
+    max_wer: float = 0.3
+
+    def validate(self) -> None:
+        if not 0 <= self.reject_score <= self.accept_score <= 1:
+            raise ConfigError(
+                "quality thresholds must satisfy 0 <= reject_score <= accept_score <= 1, got "
+                f"reject_score = {self.reject_score}, accept_score = {self.accept_score}"
+            )
+
+
+@dataclass(frozen=True)
+class EnrollSettings:
+    max_upload_mb: float = 25.0
+    max_seconds: float = 300.0
+    min_prompt_s: float = 3.0
+    max_prompt_s: float = 12.0
+    near_duplicate: float = 0.92
+    url_timeout_s: float = 15.0
+    allow_private_urls: bool = False
+    """Only for tests and trusted networks: lets URL fetches reach loopback/private addresses."""
+    analyze: bool = True
+    """False stores clips as uploaded (no trimming, transcription, embedding or quality gate)."""
+
+    def validate(self) -> None:
+        for key in ("max_upload_mb", "max_seconds", "url_timeout_s"):
+            _check_positive(f"enroll.{key}", getattr(self, key))
+        if not 0 < self.min_prompt_s <= self.max_prompt_s:
+            raise ConfigError(
+                f"enroll.min_prompt_s ({self.min_prompt_s}) must be > 0 and <= enroll.max_prompt_s "
+                f"({self.max_prompt_s})"
+            )
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     http: HttpSettings = HttpSettings()
@@ -142,6 +206,9 @@ class Settings:
     cache: CacheSettings = CacheSettings()
     voices: VoicesSettings = VoicesSettings()
     log: LogSettings = LogSettings()
+    asr: AsrSettings = AsrSettings()
+    quality: QualitySettings = QualitySettings()
+    enroll: EnrollSettings = EnrollSettings()
     engines: Mapping[str, EngineSettings] = field(default_factory=dict)
     adapters: Mapping[str, AdapterSettings] = field(default_factory=dict)
 
@@ -159,6 +226,7 @@ class Settings:
 
     def validate(self) -> Settings:
         sections: list[Any] = [self.http, self.text, self.cache, self.voices, self.log]
+        sections += [self.asr, self.quality, self.enroll]
         sections += [*self.engines.values(), *self.adapters.values()]
         for section in sections:
             section.validate()
@@ -176,6 +244,9 @@ _SECTIONS: dict[str, type] = {
     "cache": CacheSettings,
     "voices": VoicesSettings,
     "log": LogSettings,
+    "asr": AsrSettings,
+    "quality": QualitySettings,
+    "enroll": EnrollSettings,
 }
 
 

@@ -36,8 +36,9 @@ class WorkerDied(Exception):
 class WorkerProcess:
     """One running `engines.worker` process."""
 
-    def __init__(self, settings: EngineSettings) -> None:
+    def __init__(self, settings: EngineSettings, data_dir: Path | None = None) -> None:
         self.settings = settings
+        self.data_dir = data_dir
         self.proc: asyncio.subprocess.Process | None = None
         self.pid: int | None = None
         self.info: EngineInfo | None = None
@@ -53,6 +54,8 @@ class WorkerProcess:
         env = dict(os.environ)
         # A worker under another venv still finds voxhub's own source.
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SOURCE_ROOT), env.get("PYTHONPATH")]))
+        if self.data_dir is not None:  # engines find their downloaded models under the daemon's data dir
+            env["VOXHUB_DATA_DIR"] = str(self.data_dir)
         self.proc = await asyncio.create_subprocess_exec(
             python, "-m", "engines.worker",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env, limit=STREAM_LIMIT,
@@ -151,6 +154,8 @@ class EnginePool:
         self.last_error = ""
         self.warmup_voice: str | None = None
         """A preset voice to speak once whenever a worker starts, so the first real request is fast."""
+        self.data_dir: Path | None = None
+        """The daemon's data dir, passed to workers as VOXHUB_DATA_DIR."""
         self._loops: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -206,7 +211,7 @@ class EnginePool:
         }
 
     async def _spawn(self) -> WorkerProcess:
-        worker = WorkerProcess(self.settings)
+        worker = WorkerProcess(self.settings, self.data_dir)
         started = time.perf_counter()
         try:
             self.info = await worker.start()

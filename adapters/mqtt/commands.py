@@ -80,7 +80,9 @@ def _object(payload: bytes, example: str) -> dict[str, Any]:
     try:
         body = json.loads(_text(payload))
     except json.JSONDecodeError as exc:
-        raise BadCommand(f"the payload is not valid JSON ({exc}): send a JSON object like {example}") from None
+        raise BadCommand(
+            f"the payload is not valid JSON ({exc}): send a JSON object like {example}"
+        ) from None
     if not isinstance(body, dict):
         raise BadCommand(f"the payload must be a JSON object like {example}, got {type(body).__name__}")
     return body
@@ -100,7 +102,9 @@ def _fields(body: dict[str, Any], allowed: tuple[str, ...], command: str) -> Any
     return command_id
 
 
-def _get(body: dict[str, Any], key: str, kind: type | tuple[type, ...], command_id: Any, default: Any = None) -> Any:
+def _get(
+    body: dict[str, Any], key: str, kind: type | tuple[type, ...], command_id: Any, default: Any = None
+) -> Any:
     value = body.get(key, default)
     if value is None:
         return default
@@ -240,7 +244,8 @@ def parse_hermes_say(payload: bytes, *, max_bytes: int, new_id: str) -> HermesSa
     lang = body.get("lang")
     return HermesSay(
         text=text,
-        id=str(body.get("id") or new_id),
+        # The id ends up in a topic (playBytes/<id>), so one that cannot be a topic level is replaced.
+        id=str(body["id"]) if valid_target(str(body.get("id") or "")) else new_id,
         site_id=site if isinstance(site, str) and valid_target(site) else "default",
         session_id=session if isinstance(session, str) else None,
         lang=lang if isinstance(lang, str) else None,

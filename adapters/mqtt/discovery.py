@@ -22,8 +22,9 @@ VOICE_ENTITY_PREFIX = "say_"
 def _common(topics: Topics, unique: str) -> dict[str, object]:
     return {
         "unique_id": f"{topics.node_id}_{unique}",
-        "availability": [{"topic": topics.status, "payload_available": "online",
-                          "payload_not_available": "offline"}],  # fmt: skip
+        "availability": [
+            {"topic": topics.status, "payload_available": "online", "payload_not_available": "offline"}
+        ],
         "device": {
             "identifiers": [f"voxhub_{topics.node_id}"],
             "name": "voxhub",

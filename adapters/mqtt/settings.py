@@ -65,7 +65,10 @@ class MqttSettings:
     def credentials(self) -> tuple[str, str]:
         """Username and password: the keys, else the ones embedded in the URL."""
         parts = urlsplit(self.url)
-        return (self.username or unquote(parts.username or ""), self.password or unquote(parts.password or ""))
+        return (
+            self.username or unquote(parts.username or ""),
+            self.password or unquote(parts.password or ""),
+        )
 
     @property
     def max_audio_bytes(self) -> int:
@@ -114,7 +117,9 @@ class MqttSettings:
             if value and not Path(value).expanduser().is_file():
                 raise ConfigError(f"{SECTION}.{key} = {value!r} does not exist: point it at a PEM file")
         if bool(self.tls_cert) != bool(self.tls_key):
-            raise ConfigError(f"{SECTION}.tls_cert and tls_key go together: set both for a client certificate")
+            raise ConfigError(
+                f"{SECTION}.tls_cert and tls_key go together: set both for a client certificate"
+            )
         return self
 
 

@@ -174,8 +174,7 @@ class WyomingConnection:
         from hub import __version__
 
         voices = await self.hub.list_voices()
-        # A cloned voice with no language would be listed under none in Home Assistant: use the presets' ones.
-        fallback = sorted({lang for v in voices for lang in v.languages}) or ["en_US"]
+        presets = sorted({lang for v in voices if v.kind == "preset" for lang in v.languages})
         tts_voices = [
             TtsVoice(
                 name=voice.name,
@@ -183,7 +182,7 @@ class WyomingConnection:
                 installed=True,
                 description=voice.description or f"{voice.name} ({voice.kind}, {voice.engine})",
                 version=None,
-                languages=list(voice.languages) or fallback,
+                languages=_languages(voice.languages, presets),
                 speakers=[TtsVoiceSpeaker(name=s) for s in voice.speakers] or None,
             )
             for voice in voices
@@ -305,6 +304,19 @@ class WyomingConnection:
         if self._session is not None:
             await self._session.aclose()
         self._session, self._sender, self._streaming = None, None, False
+
+
+def _base(language: str) -> str:
+    return language.replace("-", "_").split("_")[0].lower()
+
+
+def _languages(own: tuple[str, ...], presets: list[str]) -> list[str]:
+    """A voice's languages as Home Assistant needs them: it lists voices under exact language codes."""
+    if not own:  # a cloned voice of unknown language: offer it wherever the presets are
+        return presets or ["en_US"]
+    # "en" from a clip's transcription also goes under the presets' "en_US", so it sits beside them
+    extra = [p for p in presets if p not in own and any(_base(p) == _base(o) for o in own)]
+    return [*own, *extra]
 
 
 async def _conformed(session: SpeechSession, part: Any) -> AsyncIterator[AudioChunk]:

@@ -26,6 +26,7 @@ _REASONS = {
     409: "A voice of that name exists",
     413: "Input or upload too large",
     415: "Wrong Content-Type",
+    422: "The clip was rejected by the quality check (the error carries the report)",
     503: "Engine unavailable (worker crashed or restarting): retry after Retry-After seconds",
 }
 
@@ -113,7 +114,7 @@ def openapi_spec() -> dict[str, Any]:
             "/v1/voices": {
                 "get": {"summary": "List every voice: engine presets and cloned voices", "responses": {"200": ok_json}},
                 "post": {
-                    "summary": "Enroll a cloned voice from a reference clip",
+                    "summary": "Enroll a cloned voice from a reference clip: trimmed, transcribed, checked (a rejected clip is a 422 with the quality report and stores nothing)",
                     "requestBody": {
                         "content": {
                             "multipart/form-data": {"schema": {"type": "object", "properties": {
@@ -121,17 +122,28 @@ def openapi_spec() -> dict[str, Any]:
                                 "transcript": {"type": "string"}, "language": {"type": "string"}}}},
                             "application/json": {"schema": {"type": "object", "properties": {
                                 "name": {"type": "string"}, "audio_b64": {"type": "string"},
+                                "url": {"type": "string", "description": "https link to the clip (public addresses only)"},
                                 "transcript": {"type": "string"}, "language": {"type": "string"}}}},
                         }
                     },
-                    "responses": {"201": ok_json, **_errors(400, 401, 409, 413)},
+                    "responses": {"201": ok_json, **_errors(400, 401, 409, 413, 422, 503)},
                 },
             },
             "/v1/voices/{name}": {
                 "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "get": {"summary": "One voice", "responses": {"200": ok_json, **_errors(404)}},
+                "get": {"summary": "One voice; cloned voices add transcript, language and quality report", "responses": {"200": ok_json, **_errors(404)}},
                 "delete": {"summary": "Remove a cloned voice", "responses": {"200": ok_json, **_errors(400, 404)}},
             },
+            "/v1/quality": {"post": {
+                "summary": "Quality report of a clip (verdict accept/warn/reject, score, findings with advice); `against` a cloned voice adds speaker similarity, `text` the ASR round trip",
+                "requestBody": {"content": {
+                    "multipart/form-data": {"schema": {"type": "object", "properties": {
+                        "file": {"type": "string", "format": "binary"}, "against": {"type": "string"}, "text": {"type": "string"}}}},
+                    "application/json": {"schema": {"type": "object", "properties": {
+                        "audio_b64": {"type": "string"}, "url": {"type": "string"}, "against": {"type": "string"}, "text": {"type": "string"}}}},
+                }},
+                "responses": {"200": ok_json, **_errors(400, 401, 404, 413, 503)},
+            }},
             "/health": {"get": {"summary": "Per-engine worker state, cache size", "security": [], "responses": {"200": ok_json, **_errors(503)}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text/plain"}}}},
             "/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": ok_json}}},

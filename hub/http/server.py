@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import hmac
 import json
 import logging
@@ -12,7 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
 from engines.base import AudioChunk
 from hub import audio
@@ -26,6 +25,7 @@ from hub.errors import (
     VoxhubError,
     WrongContentType,
 )
+from hub.http import uploads
 from hub.http.errors import Handler, error_middleware, http_error
 from hub.http.openapi import docs_page, openapi_spec
 from hub.scheduler import Priority
@@ -53,6 +53,7 @@ def create_app(hub: Hub) -> web.Application:
     app.router.add_post("/v1/voices", add_voice)
     app.router.add_get("/v1/voices/{name}", get_voice)
     app.router.add_delete("/v1/voices/{name}", delete_voice)
+    app.router.add_post("/v1/quality", check_quality)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/openapi.json", openapi)
@@ -249,8 +250,7 @@ async def list_voices(request: web.Request) -> web.Response:
 
 async def get_voice(request: web.Request) -> web.Response:
     hub = request.app[HUB_KEY]
-    voice = await hub.get_voice(request.match_info["name"])
-    return web.json_response(voice.to_dict())
+    return web.json_response(await hub.voice_details(request.match_info["name"]))
 
 
 async def delete_voice(request: web.Request) -> web.Response:
@@ -261,43 +261,42 @@ async def delete_voice(request: web.Request) -> web.Response:
 
 
 async def add_voice(request: web.Request) -> web.Response:
-    """POST /v1/voices: multipart (name, file, transcript, language) or JSON with `audio_b64`."""
+    """POST /v1/voices: multipart (name, file, transcript, language), or JSON with `audio_b64` or `url`."""
     hub = request.app[HUB_KEY]
-    fields: dict[str, str] = {}
-    clip = b""
-    if request.content_type.startswith("multipart/"):
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader):
-                raise InvalidRequest("nested multipart bodies are not supported", param="file")
-            if part.name in ("file", "audio"):
-                clip = bytes(await part.read())
-            elif part.name:
-                fields[part.name] = await part.text()
-    else:
-        body = await _json_body(request)
-        fields = {k: v for k, v in body.items() if isinstance(v, str) and k != "audio_b64"}
-        encoded = _field(body, "audio_b64", str, "")
-        try:
-            clip = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError):
-            raise BadAudio("`audio_b64` is not valid base64", param="audio_b64") from None
-    name = fields.get("name", "")
+    clip, fields = await uploads.read_clip(request, hub)
+    name = uploads.text_field(fields, "name")
     if not name:
         raise InvalidRequest("`name` is required: the new voice's name", param="name")
     if not clip:
         raise BadAudio(
-            "no audio: upload the reference clip as `file` (multipart) or `audio_b64` (JSON)", param="file"
+            "no audio: upload the reference clip as `file` (multipart), `audio_b64` or `url` (JSON)",
+            param="file",
         )
     voice = await hub.enroll(
         name,
         clip,
-        transcript=fields.get("transcript", ""),
-        language=fields.get("language", ""),
-        engine=fields.get("engine") or None,
-        replace=fields.get("replace", "").lower() in ("1", "true", "yes"),
+        transcript=uploads.text_field(fields, "transcript"),
+        language=uploads.text_field(fields, "language"),
+        engine=uploads.text_field(fields, "engine") or None,
+        replace=uploads.flag(fields.get("replace")),
     )
-    return web.json_response(voice.to_dict(), status=201)
+    return web.json_response(await hub.voice_details(voice.name), status=201)
+
+
+async def check_quality(request: web.Request) -> web.Response:
+    """POST /v1/quality: the quality report of a clip (multipart `file`, or JSON `audio_b64` / `url`)."""
+    hub = request.app[HUB_KEY]
+    clip, fields = await uploads.read_clip(request, hub)
+    if not clip:
+        raise BadAudio(
+            "no audio: send the clip as `file` (multipart), `audio_b64` or `url` (JSON)", param="file"
+        )
+    report = await hub.check(
+        clip,
+        against=uploads.text_field(fields, "against") or None,
+        text=uploads.text_field(fields, "text") or None,
+    )
+    return web.json_response(report.to_dict())
 
 
 async def health(request: web.Request) -> web.Response:

@@ -80,7 +80,11 @@ def test_bad_engine_option_stops_start_up_naming_the_key(tmp_path: Path) -> None
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOXHUB_")}
     env.update({"VOXHUB_DATA_DIR": str(tmp_path), "VOXHUB_ENGINES__PIPER__THREADS": "lots"})
     result = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "serve", "--port", "0"], cwd=REPO, env=env, capture_output=True, timeout=60
+        [sys.executable, "-m", "hub.cli", "serve", "--port", "0"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert b"configuration error: engines.piper.threads must be an integer" in result.stderr

@@ -1,0 +1,108 @@
+"""Reading an uploaded clip for /v1/voices and /v1/quality: multipart, JSON base64, or a URL to fetch.
+
+Size limits are enforced before anything is decoded: a declared Content-Length over the limit is refused
+before the body is read, and a streamed body is cut off as soon as it passes the limit.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+from hub.api import Hub
+from hub.errors import BadAudio, InvalidRequest, UploadTooLarge, WrongContentType
+from hub.fetch import fetch_audio
+
+FIELD_SLACK = 64 << 10
+"""Room for the form fields and multipart boundaries beside the clip itself."""
+FILE_FIELDS = ("file", "audio")
+
+
+def _too_large(limit: int, claimed: int | None = None) -> UploadTooLarge:
+    what = f"the upload ({claimed} bytes)" if claimed is not None else "the upload"
+    return UploadTooLarge(
+        f"{what} is larger than the {limit} bytes allowed for a clip (enroll.max_upload_mb): "
+        "send a shorter clip (10-30 s is plenty) or a compressed format such as opus or mp3",
+        param="file",
+    )
+
+
+async def read_clip(request: web.Request, hub: Hub) -> tuple[bytes, dict[str, Any]]:
+    """The clip's bytes and the other fields of the request (strings, or JSON values)."""
+    limit = int(hub.settings.enroll.max_upload_mb * (1 << 20))
+    claimed = request.content_length
+    if claimed is not None and claimed > limit + FIELD_SLACK:
+        raise _too_large(limit, claimed)
+    if request.content_type.startswith("multipart/"):
+        return await _multipart(request, limit)
+    if request.content_type != "application/json":
+        raise WrongContentType(
+            f"Content-Type must be multipart/form-data (a `file` part) or application/json (`audio_b64` or "
+            f"`url`), got {request.content_type or 'none'!r}"
+        )
+    try:
+        body = await request.json(loads=json.loads)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidRequest(f"the request body is not valid JSON ({exc}): send a JSON object") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    encoded, url = body.pop("audio_b64", None), body.pop("url", None)
+    if encoded is not None and url is not None:
+        raise InvalidRequest("send either `audio_b64` or `url`, not both", param="url")
+    if url is not None:
+        if not isinstance(url, str):
+            raise InvalidRequest("`url` must be a string: an https:// link to the clip", param="url")
+        enroll = hub.settings.enroll
+        clip = await fetch_audio(url, max_bytes=limit, timeout_s=enroll.url_timeout_s,
+                                 allow_private=enroll.allow_private_urls)  # fmt: skip
+        return clip, body
+    if encoded is None:
+        return b"", body
+    if not isinstance(encoded, str):
+        raise BadAudio("`audio_b64` must be a base64 string", param="audio_b64")
+    try:
+        clip = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadAudio("`audio_b64` is not valid base64", param="audio_b64") from None
+    if len(clip) > limit:
+        raise _too_large(limit, len(clip))
+    return clip, body
+
+
+async def _multipart(request: web.Request, limit: int) -> tuple[bytes, dict[str, Any]]:
+    fields: dict[str, Any] = {}
+    clip = bytearray()
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            raise InvalidRequest("nested multipart bodies are not supported", param="file")
+        if part.name in FILE_FIELDS:
+            while chunk := await part.read_chunk(1 << 16):
+                clip += chunk
+                if len(clip) > limit:
+                    raise _too_large(limit)
+        elif part.name:
+            value = await part.read_chunk(FIELD_SLACK)
+            fields[part.name] = bytes(value).decode("utf-8", errors="replace")
+    return bytes(clip), fields
+
+
+def flag(value: Any) -> bool:
+    """A boolean form field: JSON true, or "1"/"true"/"yes"."""
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def text_field(fields: dict[str, Any], name: str) -> str:
+    """A string field ('' when absent); InvalidRequest when it is not a string."""
+    value = fields.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidRequest(f"`{name}` must be a string, got {type(value).__name__}", param=name)
+    return value

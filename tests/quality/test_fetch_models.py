@@ -1,0 +1,105 @@
+"""URL fetches refuse private addresses and time out; the model registry and ASR backends fail clearly."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from hub import asr, models
+from hub.errors import ConfigError, ModelMissing, UploadTooLarge
+from hub.fetch import BadUrl, fetch_audio
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/clip.wav",
+        "http://localhost:9/clip.wav",  # a name that resolves to loopback
+        "https://10.1.2.3/clip.wav",
+        "https://192.168.1.20/clip.wav",
+        "http://169.254.169.254/latest/meta-data",  # link-local: cloud metadata endpoints live here
+        "http://[::1]/clip.wav",
+        "http://[::ffff:127.0.0.1]/clip.wav",
+        "http://0.0.0.0/clip.wav",
+    ],
+)
+async def test_private_loopback_and_link_local_addresses_are_refused(url: str) -> None:
+    with pytest.raises(BadUrl, match="private, loopback or link-local") as caught:
+        await fetch_audio(url, max_bytes=1 << 20, timeout_s=5)
+    assert "upload the file instead" in caught.value.message
+
+
+async def test_only_http_urls_are_fetched() -> None:
+    for url in ("file:///etc/passwd", "ftp://example.com/a.wav", "not a url"):
+        with pytest.raises(BadUrl, match="not an http"):
+            await fetch_audio(url, max_bytes=1 << 20, timeout_s=5)
+
+
+async def _serve(handler: object) -> tuple[web.AppRunner, str]:
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handler)  # type: ignore[arg-type]
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}"
+
+
+async def test_a_hanging_server_times_out_and_big_clips_are_cut_off() -> None:
+    # The server is on loopback, so these use `allow_private` (the enroll.allow_private_urls setting,
+    # off by default) to get past the address check and reach the timeout and size logic.
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if request.path == "/hang":
+            await asyncio.sleep(30)
+        if request.path == "/redirect":
+            raise web.HTTPFound("/big")
+        return web.Response(body=b"x" * 5000)
+
+    runner, base = await _serve(handler)
+    try:
+        with pytest.raises(BadUrl, match=r"timed out after 0\.5 s"):
+            await fetch_audio(f"{base}/hang", max_bytes=1 << 20, timeout_s=0.5, allow_private=True)
+        with pytest.raises(UploadTooLarge, match="5000 bytes"):
+            await fetch_audio(f"{base}/redirect", max_bytes=1000, timeout_s=5, allow_private=True)
+        assert (
+            await fetch_audio(f"{base}/ok", max_bytes=10000, timeout_s=5, allow_private=True) == b"x" * 5000
+        )
+        # Without the override the same local server is refused before any connection.
+        with pytest.raises(BadUrl, match=r"127\.0\.0\.1"):
+            await fetch_audio(f"{base}/ok", max_bytes=10000, timeout_s=5)
+    finally:
+        await runner.cleanup()
+
+
+def test_a_missing_model_names_the_command_that_fetches_it(tmp_path: Path) -> None:
+    with pytest.raises(ModelMissing, match=r"run `voxhub models pull whisper-small`"):
+        models.require("whisper-small", tmp_path)
+    with pytest.raises(ModelMissing, match="voxhub models list"):
+        models.spec("whisper-enormous")
+    spec = models.spec("openai-whisper-base")
+    assert spec.sources()[0][0].startswith("https://openaipublic.azureedge.net/") and spec.sha256["base.pt"]
+    assert models.spec("whisper-small").sources()[0][0].startswith("https://huggingface.co/Systran/")
+
+
+def test_openai_whisper_backend_is_lazy_and_explains_the_missing_checkpoint(tmp_path: Path) -> None:
+    sys.modules.pop("whisper", None)
+    backend = asr.load_backend("openai-whisper", "base", tmp_path)
+    assert isinstance(backend, asr.OpenAIWhisper) and not backend.loaded
+    assert "whisper" not in sys.modules  # nothing imported before the first transcription
+    with pytest.raises(ModelMissing, match=r"`voxhub models pull openai-whisper-base`"):
+        backend.transcribe(__import__("numpy").zeros(16000, "float32"), 16000)
+    assert not backend.loaded
+
+
+def test_faster_whisper_backend_explains_a_missing_size(tmp_path: Path) -> None:
+    backend = asr.load_backend("faster-whisper", "small", tmp_path)
+    assert not backend.loaded
+    with pytest.raises(ModelMissing, match=r"`voxhub models pull whisper-small`"):
+        backend.load()
+    with pytest.raises(ConfigError, match=r"asr\.backend"):
+        asr.load_backend("kaldi", "base", tmp_path)
