@@ -104,14 +104,14 @@ def pull(name: str, models_dir: Path, log: Callable[[str], None] = print) -> Pat
             continue
         log(f"downloading {url}")
         try:
-            _download(url, target)
+            download(url, target)
         except OSError as exc:
             raise ModelMissing(
                 f"could not download {url} ({exc}): check the network, or fetch the file by hand into {where}",
                 param="model",
             ) from None
         expected = model.sha256.get(file_name)
-        if expected and _sha256(target) != expected:
+        if expected and sha256_file(target) != expected:
             target.unlink()
             raise ModelMissing(
                 f"{file_name} failed its checksum and was removed: run the pull again", param="model"
@@ -119,7 +119,8 @@ def pull(name: str, models_dir: Path, log: Callable[[str], None] = print) -> Pat
     return where
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         while block := f.read(1 << 20):
@@ -127,7 +128,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _download(url: str, target: Path) -> None:
+def download(url: str, target: Path, timeout: float = NETWORK_TIMEOUT_S) -> None:
     """Bytes go to `target.part` (resumed if present), renamed when complete: never a half file."""
     from tqdm import tqdm
 
@@ -135,7 +136,7 @@ def _download(url: str, target: Path) -> None:
     partial = target.with_name(target.name + ".part")
     done = partial.stat().st_size if partial.is_file() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={done}-"} if done else {})
-    with urllib.request.urlopen(request, timeout=NETWORK_TIMEOUT_S) as response:
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         if done and response.status != 206:  # the server ignored the range: start again
             done = 0
         total = done + int(response.headers.get("Content-Length") or 0)

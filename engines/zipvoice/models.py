@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.errors import ConfigError, VoxhubError
+from hub.models import download, sha256_file
 
 HF_REPO = "k2-fsa/ZipVoice"
 VOCODER_URL = "https://github.com/k2-fsa/sherpa-onnx/releases/download/vocoder-models/vocos_24khz.onnx"
@@ -147,18 +148,10 @@ def _git_blob_sha1(path: Path) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _matches(path: Path, expected: str) -> bool:
     """Does `path` have the Hugging Face etag `expected` (sha256 for LFS files, git blob sha1 otherwise)?"""
     if re.fullmatch(r"[0-9a-f]{64}", expected):
-        return _sha256(path) == expected
+        return sha256_file(path) == expected
     if re.fullmatch(r"[0-9a-f]{40}", expected):
         return _git_blob_sha1(path) == expected
     return True  # an etag that is no content hash cannot be checked
@@ -204,8 +197,8 @@ def pull(name: str, model_dir: Path, precisions: tuple[str, ...] = ("fp32",),
                     )
         elif not target.is_file():
             echo(f"downloading {f.url}")
-            _download(f.url, target)
-        manifest[f.relpath] = {"size": target.stat().st_size, "sha256": _sha256(target), "source": f.url}
+            download(f.url, target, timeout=NETWORK_TIMEOUT_S)
+        manifest[f.relpath] = {"size": target.stat().st_size, "sha256": sha256_file(target), "source": f.url}
         paths.append(target)
     model_dir.mkdir(parents=True, exist_ok=True)
     (model_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
@@ -216,25 +209,3 @@ def _probe(url: str) -> None:
     request = urllib.request.Request(url, method="HEAD")
     with urllib.request.urlopen(request, timeout=NETWORK_TIMEOUT_S):
         pass
-
-
-def _download(url: str, target: Path) -> None:
-    """Resumable download with a progress bar: bytes go to `target.part`, which is renamed when complete."""
-    from tqdm import tqdm
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
-    done = partial.stat().st_size if partial.is_file() else 0
-    request = urllib.request.Request(url, headers={"Range": f"bytes={done}-"} if done else {})
-    with urllib.request.urlopen(request, timeout=NETWORK_TIMEOUT_S) as response:
-        if done and response.status != 206:  # the server ignored the range: start again
-            done = 0
-        total = done + int(response.headers.get("Content-Length") or 0)
-        with (
-            partial.open("ab" if done else "wb") as out,
-            tqdm(total=total or None, initial=done, unit="B", unit_scale=True, desc=target.name) as bar,
-        ):
-            while block := response.read(1 << 20):
-                out.write(block)
-                bar.update(len(block))
-    os.replace(partial, target)

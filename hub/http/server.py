@@ -85,13 +85,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
         raise WrongContentType(
             f"Content-Type must be application/json, got {request.content_type or 'none'!r}: send a JSON body"
         )
-    try:
-        body = await request.json(loads=json.loads)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"the request body is not valid JSON ({exc}): send a JSON object") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("the request body must be a JSON object")
-    return body
+    return await uploads.read_json_object(request)
 
 
 def _field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any = None) -> Any:

@@ -22,6 +22,17 @@ FIELD_SLACK = 64 << 10
 FILE_FIELDS = ("file", "audio")
 
 
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object; InvalidRequest names what is wrong with it."""
+    try:
+        body = await request.json(loads=json.loads)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidRequest(f"the request body is not valid JSON ({exc}): send a JSON object") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    return body
+
+
 def _too_large(limit: int, claimed: int | None = None) -> UploadTooLarge:
     what = f"the upload ({claimed} bytes)" if claimed is not None else "the upload"
     return UploadTooLarge(
@@ -44,12 +55,7 @@ async def read_clip(request: web.Request, hub: Hub) -> tuple[bytes, dict[str, An
             f"Content-Type must be multipart/form-data (a `file` part) or application/json (`audio_b64` or "
             f"`url`), got {request.content_type or 'none'!r}"
         )
-    try:
-        body = await request.json(loads=json.loads)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"the request body is not valid JSON ({exc}): send a JSON object") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("the request body must be a JSON object")
+    body = await read_json_object(request)
     encoded, url = body.pop("audio_b64", None), body.pop("url", None)
     if encoded is not None and url is not None:
         raise InvalidRequest("send either `audio_b64` or `url`, not both", param="url")
