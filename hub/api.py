@@ -220,10 +220,8 @@ class Hub:
         stamp = await self._voice_stamp(voice)
         keys = [self._cache_key(pool.info, voice, stamp, request, sentence) for sentence in sentences]
         cached = await asyncio.to_thread(self._cache_lookup, keys)
-        stream = SpeechStream(voice, engine, sentences, _empty())
-        stream.cached_sentences = sum(1 for c in cached if c is not None)
-        stream._chunks = self._stream(pool, request, voice, prompt, sentences, keys, cached)
-        return stream
+        chunks = self._stream(pool, request, voice, prompt, sentences, keys, cached)
+        return SpeechStream(voice, engine, sentences, chunks, sum(1 for c in cached if c is not None))
 
     def _pick_engine(self, wanted: str | None, voice: VoiceInfo) -> str:
         if wanted and wanted not in OPENAI_MODELS:
@@ -547,11 +545,6 @@ class Hub:
             "engines": engines,
             "cache": {"entries": entries, "bytes": size},
         }
-
-
-async def _empty() -> AsyncIterator[AudioChunk]:
-    return
-    yield  # pragma: no cover
 
 
 async def _job_audio(job: Job) -> AsyncIterator[AudioChunk]:
