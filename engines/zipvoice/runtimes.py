@@ -1,7 +1,7 @@
 """Runtimes for the ZipVoice sessions, chosen by `engines.zipvoice.runtime` and imported lazily.
 
 - `cpu`: onnxruntime's CPU provider (the default; never touches CUDA or TensorRT).
-- `cuda`: onnxruntime's CUDA provider (`pip install 'voxhub[gpu]'`, i.e. onnxruntime-gpu).
+- `cuda`: onnxruntime's CUDA provider (onnxruntime-gpu installed in place of onnxruntime).
 - `tensorrt`: onnxruntime's TensorRT provider (fp16, engines cached on disk), CUDA for what it cannot run.
 - `tensorrt-native`: the flow-matching decoder as a TensorRT engine built here (engines/zipvoice/trt_native.py);
   the text encoder and the vocoder on the CUDA provider.
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 RUNTIMES = ("cpu", "cuda", "tensorrt", "tensorrt-native")
 GPU_FIX = ("install onnxruntime-gpu in place of onnxruntime (pip uninstall -y onnxruntime && pip install "
-           "'voxhub[gpu]') on a machine with an NVIDIA GPU and driver, or set engines.zipvoice.runtime = \"cpu\"")  # fmt: skip
+           "onnxruntime-gpu) on a machine with an NVIDIA GPU and driver, or set engines.zipvoice.runtime = \"cpu\"")  # fmt: skip
 # Decoder shapes TensorRT is built for: batch 1..max_batch, 16..3000 frames (about 32 s), 100 features.
 MIN_FRAMES, OPT_FRAMES, MAX_FRAMES = 16, 600, 3000
 
