@@ -16,7 +16,6 @@ import abc
 import importlib.util
 import logging
 import shutil
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import numpy as np
 
 from hub import models
 from hub.errors import ConfigError, ModelMissing
+from hub.lazy import LazyModel
 
 __all__ = [
     "BACKENDS",
@@ -86,31 +86,17 @@ def _to_16k(samples: np.ndarray, rate: int) -> np.ndarray:
     return resample(audio, rate, ASR_RATE) if rate != ASR_RATE else audio
 
 
-class Backend(abc.ABC):
-    """One speech recognizer. Thread-safe; the model loads on the first `transcribe` (or `load`)."""
+class Backend(LazyModel):
+    """One speech recognizer. Thread-safe; the model loads on the first `transcribe` (or `load`), and
+    raises ModelMissing then if its files are not there."""
 
     name = ""
 
     def __init__(self, model_path: Path, *, device: str = "auto", threads: int = 0) -> None:
+        super().__init__()
         self.model_path = Path(model_path)
         self.device = device
         self.threads = threads
-        self._model: Any = None
-        self._lock = threading.Lock()
-
-    @property
-    def loaded(self) -> bool:
-        return self._model is not None
-
-    def load(self) -> Any:
-        """Load the model now (idempotent); ModelMissing if its files are not there."""
-        with self._lock:
-            if self._model is None:
-                self._model = self._load()
-            return self._model
-
-    @abc.abstractmethod
-    def _load(self) -> Any: ...
 
     @abc.abstractmethod
     def transcribe(self, samples: np.ndarray, rate: int, language: str | None = None) -> Transcript:

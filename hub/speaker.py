@@ -9,7 +9,6 @@ webrtcvad is imported and the package's own broken dependency pins do not matter
 from __future__ import annotations
 
 import importlib.util
-import threading
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from hub.errors import ModelMissing
+from hub.lazy import LazyModel
 
 RATE = 16000
 N_FFT = 400  # 25 ms window
@@ -104,23 +104,11 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b) / denominator) if denominator else 0.0
 
 
-class SpeakerEncoder:
+class SpeakerEncoder(LazyModel):
     """GE2E speaker embeddings of 16 kHz speech. Thread-safe; torch and the weights load on first use."""
 
-    def __init__(self) -> None:
-        self._model: Any = None
-        self._lock = threading.Lock()
-
-    @property
-    def loaded(self) -> bool:
-        return self._model is not None
-
-    def load(self) -> Any:
-        """Load the encoder now (idempotent)."""
-        with self._lock:
-            if self._model is None:
-                self._model = _build(weights_path())
-            return self._model
+    def _load(self) -> Any:
+        return _build(weights_path())
 
     def partials(self, samples16k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Embeddings of overlapping 1.6 s windows, (n, 256), and each window's start in seconds."""

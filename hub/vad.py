@@ -7,13 +7,13 @@ code (which imports torch and torchaudio) is never imported.
 from __future__ import annotations
 
 import importlib.util
-import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hub.errors import ModelMissing
+from hub.lazy import LazyModel
 
 RATE = 16000
 FRAME = 512
@@ -36,31 +36,25 @@ def model_path() -> Path:
     )
 
 
-class SileroVad:
+class SileroVad(LazyModel):
     """Speech probability per 32 ms frame, and speech segments. Thread-safe; loads on first use."""
 
     def __init__(self, threads: int = 1) -> None:
+        super().__init__()
         self.threads = threads
-        self._session: Any = None
-        self._lock = threading.Lock()
 
     def _load(self) -> Any:
-        with self._lock:
-            if self._session is None:
-                import onnxruntime as ort
+        import onnxruntime as ort
 
-                options = ort.SessionOptions()
-                # Frame by frame, the graph is tiny: more threads only add synchronisation.
-                options.intra_op_num_threads = self.threads
-                options.inter_op_num_threads = 1
-                self._session = ort.InferenceSession(
-                    str(model_path()), options, providers=["CPUExecutionProvider"]
-                )
-            return self._session
+        options = ort.SessionOptions()
+        # Frame by frame, the graph is tiny: more threads only add synchronisation.
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        return ort.InferenceSession(str(model_path()), options, providers=["CPUExecutionProvider"])
 
     def probabilities(self, samples16k: np.ndarray) -> np.ndarray:
         """One speech probability per FRAME samples of 16 kHz mono audio."""
-        session = self._load()
+        session = self.load()
         audio = np.asarray(samples16k, dtype=np.float32)
         frames = len(audio) // FRAME
         state = np.zeros((2, 1, 128), dtype=np.float32)
