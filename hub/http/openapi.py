@@ -67,6 +67,10 @@ def openapi_spec() -> dict[str, Any]:
                 "type": "string",
                 "description": "Speaker of a multi-speaker voice (voxhub extension)",
             },
+            "options": {
+                "type": "object",
+                "description": "Engine options, e.g. ZipVoice's seed, steps, guidance (voxhub extension)",
+            },
         },
     }
     error = {

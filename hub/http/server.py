@@ -126,6 +126,7 @@ async def speech(request: web.Request) -> web.StreamResponse:
         engine=_field(body, "model", str, None),
         speaker=_field(body, "speaker", str, None),
         priority=Priority.NORMAL,
+        options=_engine_options(_field(body, "options", dict, {})),
     )
     started = time.perf_counter()
     stream = await hub.synthesize(req)
@@ -144,6 +145,17 @@ async def speech(request: web.Request) -> web.StreamResponse:
         return await _send_audio(request, fmt, first, chunks, headers)
     finally:
         await stream.aclose()
+
+
+def _engine_options(options: dict[str, Any]) -> dict[str, Any]:
+    """`options` (a voxhub extension): engine-specific settings such as ZipVoice's seed, steps, guidance."""
+    for key, value in options.items():
+        if not isinstance(value, (str, int, float, bool)):
+            raise InvalidRequest(
+                f"options.{key} must be a string, number or boolean, got {type(value).__name__}",
+                param="options",
+            )
+    return options
 
 
 def _cache_state(cached: int, total: int) -> str:

@@ -87,6 +87,27 @@ def test_cloned_voice_speaks_through_zipvoice_and_its_prompt_is_prepared_once(tm
         assert len(second) > 0 and prompt_rows(daemon.data_dir)[0][2] == rows[0][2]
         assert daemon.log().count(PREPARED) == 1
 
+        # Engine options travel in the request (`options`, via the SDK's extra_body): the seed decides the noise.
+        def seeded(seed: object) -> bytes:
+            return (
+                client(daemon)
+                .audio.speech.create(
+                    model="tts-1",
+                    voice="anna",
+                    input="Seeds make noise.",
+                    response_format="pcm",
+                    extra_body={"options": {"seed": seed}},
+                )
+                .read()
+            )
+
+        one, again, two = seeded(1), seeded(1), seeded(2)
+        assert one == again and len(one) == len(two) and one != two
+        with pytest.raises(openai.UnprocessableEntityError, match="seed"):
+            seeded(-5)
+        with pytest.raises(openai.BadRequestError, match=r"options\.seed"):
+            seeded([1, 2])
+
         # Wyoming lists the cloned voice and speaks it; nobody named the engine.
         info = asyncio.run(describe(daemon))
         assert "anna" in {v.name for v in info.tts[0].voices}
