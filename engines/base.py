@@ -152,5 +152,8 @@ class Engine(abc.ABC):
     def synthesize(self, request: SynthesisRequest, should_stop: StopCheck) -> Iterator[AudioChunk]:
         """Yield audio for `request`; stop early (between chunks) when `should_stop()` is true."""
 
+    def warm_up(self) -> None:  # noqa: B027 - optional hook
+        """Load models now: the worker calls this once after reporting ready, before taking requests."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Free models and sessions."""

@@ -12,6 +12,7 @@ import os
 import queue
 import sys
 import threading
+import time
 import traceback
 from typing import Any, BinaryIO
 
@@ -81,11 +82,23 @@ class Worker:
             return 1
         self.send(Event("ready", {"info": info.to_dict(), "pid": os.getpid(), "python": sys.executable}))
         threading.Thread(target=self.read_loop, name="events-in", daemon=True).start()
+        self.warm_up()
         while (event := self.jobs.get()) is not None:
             self.handle(event)
         if self.engine is not None:
             self.engine.close()
         return 0
+
+    def warm_up(self) -> None:
+        """Let the engine load its models while requests queue, so the first one does not pay for it."""
+        assert self.engine is not None
+        started = time.perf_counter()
+        try:
+            self.engine.warm_up()
+        except Exception:  # the first request reports the same problem to its caller
+            log.warning("warm-up failed; the first request will try again", exc_info=True)
+            return
+        log.info("%s warmed up in %.2f s", type(self.engine).__name__, time.perf_counter() - started)
 
     def handle(self, event: Event) -> None:
         job_id = str(event.data.get("id"))

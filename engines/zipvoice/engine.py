@@ -236,6 +236,10 @@ class ZipVoiceEngine(Engine):
             if last > 0:
                 yield _chunk(pending[:last])
 
+    def warm_up(self) -> None:
+        """Open the encoder, decoder (a TensorRT engine may be built here) and vocoder before any request."""
+        _ = self.pipeline.tokenizer, self.pipeline.decoder, self.pipeline.vocoder
+
     def close(self) -> None:
         self.pipeline = Pipeline(self.paths, runtime=self.options.runtime, threads=self.options.threads,
                                  cache_dir=self.model_dir / "tensorrt", max_batch=self.options.max_batch)  # fmt: skip

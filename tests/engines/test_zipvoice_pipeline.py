@@ -253,3 +253,11 @@ def test_engine_errors_name_the_fix(model_dir: Path, engine: ZipVoiceEngine, pro
     with pytest.raises(EngineError, match="enroll it again"):
         engine.synthesize(SynthesisRequest("Hi.", "anna", prompt=b"old"), lambda: False)
     assert list(engine.synthesize(SynthesisRequest("Hi.", "anna", prompt=prompt_bytes), lambda: True)) == []
+
+
+def test_warm_up_opens_every_session_before_a_request(model_dir: Path) -> None:
+    fresh = ZipVoiceEngine({"model_dir": str(model_dir), "steps": 4})
+    pipeline = fresh.pipeline
+    assert (pipeline._encoder, pipeline._decoder, pipeline._vocoder) == (None, None, None)
+    fresh.warm_up()
+    assert None not in (pipeline._encoder, pipeline._decoder, pipeline._vocoder)

@@ -68,6 +68,7 @@ def test_cloned_voice_speaks_through_zipvoice_and_its_prompt_is_prepared_once(tm
         listed = {v["name"]: v for v in get_json(daemon, "/v1/voices")["data"]}
         assert listed["anna"]["engine"] == "zipvoice" and listed["anna"]["kind"] == "cloned"
         assert prompt_rows(daemon.data_dir) == []
+        assert "ZipVoiceEngine warmed up" in daemon.log()  # the worker loaded its models before any request
 
         text = "The quick brown fox jumps over the lazy dog."
         audio, rate = speak(daemon, text)
