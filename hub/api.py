@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from engines.base import AudioChunk, EngineInfo, VoiceInfo
+from hub import __version__
 from hub import text as textproc
 from hub.clips import ClipStore
 from hub.enroll import Toolkit, analyze, rejection
@@ -46,10 +47,12 @@ from hub.settings import Settings, parse_section
 from hub.workers import EnginePool
 
 log = logging.getLogger("voxhub.hub")
+VERSION = __version__
 
 # What adapters may use, besides the Hub itself: they import nothing else from voxhub.
 __all__ = [
     "AUDIO_FORMATS",
+    "VERSION",
     "AudioChunk",
     "ConfigError",
     "Hub",

@@ -26,7 +26,16 @@ from wyoming.ping import Ping, Pong
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
 
 from adapters.wyoming import WyomingSettings
-from hub.api import AudioChunk, Hub, Priority, SpeechRequest, SpeechSession, VoxhubError, conform_chunk
+from hub.api import (
+    VERSION,
+    AudioChunk,
+    Hub,
+    Priority,
+    SpeechRequest,
+    SpeechSession,
+    VoxhubError,
+    conform_chunk,
+)
 
 log = logging.getLogger("voxhub.wyoming")
 
@@ -171,7 +180,6 @@ class WyomingConnection:
 
     async def info(self) -> Event:
         """`info`: one TTS program with every voice of every engine (Home Assistant uses only the first)."""
-        from hub import __version__
 
         voices = await self.hub.list_voices()
         presets = sorted({lang for v in voices if v.kind == "preset" for lang in v.languages})
@@ -192,7 +200,7 @@ class WyomingConnection:
             attribution=Attribution(name="voxhub", url=VOXHUB_URL),
             installed=True,
             description="voxhub: preset and cloned voices from every engine",
-            version=__version__,
+            version=VERSION,
             voices=tts_voices,
             supports_synthesize_streaming=True,
         )
