@@ -182,14 +182,18 @@ class Hub:
 
     async def get_voice(self, name: str | None) -> VoiceInfo:
         """Resolve a name (or alias, or None for the default) to a voice; VoiceNotFound lists close matches."""
+        return (await self._resolve(name))[0]
+
+    async def _resolve(self, name: str | None) -> tuple[VoiceInfo, VoiceRecord | None]:
+        """The voice, and for a cloned one its library record, read once for the caller to use."""
         wanted = name or self.settings.voices.default
         wanted = self.settings.voices.aliases.get(wanted, wanted)
         presets = self._presets()
         if wanted in presets:
-            return presets[wanted]
+            return presets[wanted], None
         record = await asyncio.to_thread(self.library.get_voice, wanted)
         if record is not None:
-            return self._cloned_info(record)
+            return self._cloned_info(record), record
         known = [*presets, *await asyncio.to_thread(self.library.voice_names)]
         close = difflib.get_close_matches(wanted, known, n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
@@ -212,7 +216,7 @@ class Hub:
         sentences = textproc.prepare(
             request.text, max_chars=self.settings.text.max_chars, normalize_text=self.settings.text.normalize
         )
-        voice = await self.get_voice(request.voice)
+        voice, record = await self._resolve(request.voice)
         engine = self._pick_engine(request.engine, voice)
         pool = self.pools[engine]
         if pool.info is None:
@@ -220,7 +224,8 @@ class Hub:
         prompt = b""
         if voice.kind == "cloned":
             prompt = await self._prompt(pool, voice.name)
-        stamp = await self._voice_stamp(voice)
+        # A cloned voice's audio changes when it is re-enrolled: its timestamp is part of the cache key.
+        stamp = str(record.updated_at) if record is not None else ""
         keys = [self._cache_key(pool.info, voice, stamp, request, sentence) for sentence in sentences]
         cached = await asyncio.to_thread(self._cache_lookup, keys)
         chunks = self._stream(pool, request, voice, prompt, sentences, keys, cached)
@@ -248,12 +253,6 @@ class Hub:
             "(e.g. engines.zipvoice) in the config",
             param="voice",
         )
-
-    async def _voice_stamp(self, voice: VoiceInfo) -> str:
-        if voice.kind != "cloned":
-            return ""
-        record = await asyncio.to_thread(self.library.get_voice, voice.name)
-        return str(record.updated_at) if record else ""
 
     def _cache_key(
         self, info: EngineInfo, voice: VoiceInfo, stamp: str, req: SpeechRequest, sentence: str
@@ -451,8 +450,7 @@ class Hub:
         ASR round-trip word error rate (the post-synthesis check)."""
         embedding = None
         if against is not None:
-            voice = await self.get_voice(against)
-            record = await asyncio.to_thread(self.library.get_voice, voice.name)
+            voice, record = await self._resolve(against)
             if record is None or not record.embedding:
                 raise InvalidRequest(
                     f"voice {voice.name!r} has no speaker embedding (preset voices have none): compare "
@@ -468,21 +466,19 @@ class Hub:
 
     async def voice_details(self, name: str) -> dict[str, Any]:
         """A voice as `list_voices` shows it, plus (for cloned voices) transcript, quality report and metadata."""
-        voice = await self.get_voice(name)
+        voice, record = await self._resolve(name)
         details = voice.to_dict()
-        if voice.kind == "cloned":
-            record = await asyncio.to_thread(self.library.get_voice, voice.name)
-            if record is not None:
-                details.update(
-                    transcript=record.transcript,
-                    language=record.language,
-                    quality=record.quality,
-                    metadata=record.metadata,
-                    reference_seconds=round(len(record.reference) / 4 / max(record.reference_rate, 1), 3),
-                    has_embedding=bool(record.embedding),
-                    created_at=record.created_at,
-                    updated_at=record.updated_at,
-                )
+        if record is not None:
+            details.update(
+                transcript=record.transcript,
+                language=record.language,
+                quality=record.quality,
+                metadata=record.metadata,
+                reference_seconds=round(len(record.reference) / 4 / max(record.reference_rate, 1), 3),
+                has_embedding=bool(record.embedding),
+                created_at=record.created_at,
+                updated_at=record.updated_at,
+            )
         return details
 
     async def delete_voice(self, name: str) -> None:
