@@ -55,6 +55,7 @@ __all__ = [
     "VERSION",
     "AudioChunk",
     "ConfigError",
+    "HttpRoute",
     "Hub",
     "Priority",
     "QualityReport",
@@ -91,6 +92,18 @@ class SpeechRequest:
     first_index: int = 0
     """Position of this text's first sentence in a longer stream (see `Hub.open_session`): later sentences of
     a stream queue behind other clients' first ones."""
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    """A route an adapter serves on the daemon's HTTP server (e.g. Slack's POST /slack/events)."""
+
+    method: str
+    path: str
+    handler: Callable[[Any], Any]
+    """An aiohttp handler: `async (request) -> response`."""
+    public: bool = False
+    """True: no API key is asked for (the adapter authenticates the request itself, e.g. by signature)."""
 
 
 @dataclass
@@ -133,6 +146,8 @@ class Hub:
         self.http_url: str | None = None
         """Base URL of the HTTP API once it listens (set by the HTTP server), e.g. http://127.0.0.1:8700."""
         self._voice_listeners: list[Callable[[], None]] = []
+        self.http_routes: list[HttpRoute] = []
+        """Routes adapters mount on the daemon's HTTP server (see `add_http_route`)."""
         self.toolkit = Toolkit(settings)
         """VAD, speaker encoder and ASR for enroll/check: built here, each model loaded on first use."""
 
@@ -490,6 +505,32 @@ class Hub:
             await self.get_voice(name)  # raises VoiceNotFound with suggestions
             raise VoiceNotFound(f"voice {name!r} not found", param="name")
         self._voices_changed()
+
+    async def user_voice(self, platform: str, user_id: str) -> str | None:
+        """The voice a chat user chose on `platform` (e.g. "discord"), if it still exists; else None."""
+        name = await asyncio.to_thread(self.library.get_user_voice, platform, user_id)
+        if name is None:
+            return None
+        try:
+            return (await self.get_voice(name)).name
+        except VoiceNotFound:
+            return None
+
+    async def set_user_voice(self, platform: str, user_id: str, voice: str | None) -> VoiceInfo | None:
+        """Remember a chat user's voice (checked now: VoiceNotFound lists close matches); None forgets it."""
+        info = None if voice is None else await self.get_voice(voice)
+        stored = None if info is None else info.name
+        await asyncio.to_thread(self.library.set_user_voice, platform, user_id, stored)
+        return info
+
+    def add_http_route(
+        self, method: str, path: str, handler: Callable[[Any], Any], *, public: bool = False
+    ) -> None:
+        """Serve `handler` at `path` on the daemon's HTTP server; call from an adapter's `start()` (adapters
+        start before the server). `public` routes skip the API key: the adapter must authenticate them."""
+        if any(r.method == method and r.path == path for r in self.http_routes):
+            raise ConfigError(f"two adapters want to serve {method} {path}: enable only one of them")
+        self.http_routes.append(HttpRoute(method.upper(), path, handler, public))
 
     def subscribe_voice_changes(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call `callback()` (on the event loop) after a voice is enrolled or removed; returns an unsubscriber."""

@@ -97,7 +97,20 @@ def _m1_initial(db: Database) -> None:
     cache.create_index(["last_used"])  # eviction walks entries oldest-used first
 
 
-MIGRATIONS: list[Migration] = [Migration(1, "initial", _m1_initial)]
+def _m2_user_voices(db: Database) -> None:
+    # A chat user's chosen voice, per platform ("discord", "slack"); no foreign key: a removed voice is
+    # simply no longer used (the adapter falls back to its default and says so).
+    db.table("user_voices").create(
+        {"platform": str, "user_id": str, "voice": str, "updated_at": float},
+        pk=("platform", "user_id"),
+        not_null=["platform", "user_id", "voice", "updated_at"],
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "initial", _m1_initial),
+    Migration(2, "user_voices", _m2_user_voices),
+]
 """The registry, in order. Append new steps; `open` runs those not yet in `_migrations`."""
 
 
@@ -356,6 +369,28 @@ class VoiceLibrary:
     def delete_voice(self, name: str) -> bool:
         """Delete a voice and its prompts; False if there was none."""
         return self._submit(lambda db: db.execute("DELETE FROM voices WHERE name = ?", [name]).rowcount > 0)
+
+    # chat users' remembered voices
+
+    def get_user_voice(self, platform: str, user_id: str) -> str | None:
+        """The voice a chat user chose on `platform`, or None."""
+        sql = "SELECT voice FROM user_voices WHERE platform = ? AND user_id = ?"
+        row = self._read().execute(sql, [platform, user_id]).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_user_voice(self, platform: str, user_id: str, voice: str | None) -> None:
+        """Remember (or with None, forget) a chat user's voice on `platform`."""
+
+        def write(db: Database) -> None:
+            if voice is None:
+                db.execute("DELETE FROM user_voices WHERE platform = ? AND user_id = ?", [platform, user_id])
+            else:
+                db.table("user_voices").upsert(
+                    {"platform": platform, "user_id": user_id, "voice": voice, "updated_at": time.time()},
+                    pk=("platform", "user_id"),
+                )
+
+        self._submit(write)
 
     # engine prompts (derived from a voice's reference by one engine version)
 

@@ -42,7 +42,10 @@ CLIPS_PATH = "/v1/audio/clips/"
 def create_app(hub: Hub) -> web.Application:
     settings = hub.settings.http
     app = web.Application(
-        middlewares=[error_middleware, _auth_middleware(settings)],
+        middlewares=[
+            error_middleware,
+            _auth_middleware(settings, {r.path for r in hub.http_routes if r.public}),
+        ],
         client_max_size=int(settings.max_body_mb * (1 << 20)),
     )
     app[HUB_KEY] = hub
@@ -59,16 +62,21 @@ def create_app(hub: Hub) -> web.Application:
     app.router.add_get("/openapi.json", openapi)
     app.router.add_get("/docs", docs)
     app.router.add_get("/", index)
+    for route in hub.http_routes:  # mounted by adapters (e.g. Slack's /slack/events)
+        app.router.add_route(route.method, route.path, route.handler)
     return app
 
 
-def _auth_middleware(settings: HttpSettings) -> Any:
+def _auth_middleware(settings: HttpSettings, public_paths: set[str]) -> Any:
     keys = [key.encode() for key in settings.api_keys]
     enforce = bool(keys) or settings.keys_required
 
     @web.middleware
     async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if enforce and request.path not in OPEN_PATHS and not request.path.startswith(CLIPS_PATH):
+        is_open = (
+            request.path in OPEN_PATHS or request.path in public_paths or request.path.startswith(CLIPS_PATH)
+        )
+        if enforce and not is_open:
             header = request.headers.get("Authorization", "")
             token = header.removeprefix("Bearer ").strip().encode() if header.startswith("Bearer ") else b""
             if not any(hmac.compare_digest(token, key) for key in keys):

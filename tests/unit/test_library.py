@@ -53,7 +53,8 @@ def test_migrations_run_once_recorded_and_new_ones_run_on_reopen(db_path: Path, 
         pass
     with raw(db_path) as conn:
         first = conn.execute("SELECT id, name, applied_at FROM _migrations").fetchall()
-    assert [(i, n) for i, n, _ in first] == [(1, "initial")]
+    shipped = [(m.id, m.name) for m in library.MIGRATIONS]
+    assert [(i, n) for i, n, _ in first] == shipped
 
     calls: list[int] = []
 
@@ -65,13 +66,16 @@ def test_migrations_run_once_recorded_and_new_ones_run_on_reopen(db_path: Path, 
         calls.append(2)
         db.table("voices").add_column("gender", str)
 
-    monkeypatch.setattr(library, "MIGRATIONS", [Migration(1, "initial", counting)])
+    known = library.MIGRATIONS[1:]
+    monkeypatch.setattr(library, "MIGRATIONS", [Migration(1, "initial", counting), *known])
     with VoiceLibrary.open(db_path):
         pass
     assert calls == []  # migration 1 is recorded: not run again
 
     monkeypatch.setattr(
-        library, "MIGRATIONS", [Migration(1, "initial", counting), Migration(2, "gender", add_gender)]
+        library,
+        "MIGRATIONS",
+        [Migration(1, "initial", counting), *known, Migration(99, "gender", add_gender)],
     )
     with VoiceLibrary.open(db_path):
         pass
@@ -82,8 +86,23 @@ def test_migrations_run_once_recorded_and_new_ones_run_on_reopen(db_path: Path, 
         rows = conn.execute("SELECT id, name, applied_at FROM _migrations ORDER BY id").fetchall()
         columns = [r[1] for r in conn.execute("PRAGMA table_info(voices)")]
     assert rows[0] == first[0]
-    assert [(i, n) for i, n, _ in rows] == [(1, "initial"), (2, "gender")]
+    assert [(i, n) for i, n, _ in rows] == [*shipped, (99, "gender")]
     assert "gender" in columns
+
+
+def test_user_voices_are_remembered_per_platform_and_forgotten(db_path: Path) -> None:
+    with VoiceLibrary.open(db_path) as lib:
+        assert lib.get_user_voice("discord", "42") is None
+        lib.set_user_voice("discord", "42", "mum")
+        lib.set_user_voice("slack", "42", "dad")
+        lib.set_user_voice("discord", "42", "gran")  # a second choice replaces the first
+    with VoiceLibrary.open(db_path) as lib:  # kept across restarts
+        assert lib.get_user_voice("discord", "42") == "gran"
+        assert lib.get_user_voice("slack", "42") == "dad"
+        assert lib.get_user_voice("discord", "7") is None
+        lib.set_user_voice("discord", "42", None)
+        assert lib.get_user_voice("discord", "42") is None
+        assert lib.get_user_voice("slack", "42") == "dad"
 
 
 def test_failed_migration_rolls_back_alone(db_path: Path, monkeypatch) -> None:
@@ -94,14 +113,15 @@ def test_failed_migration_rolls_back_alone(db_path: Path, monkeypatch) -> None:
         db.execute("CREATE TABLE half_done (x INTEGER)")
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(library, "MIGRATIONS", [*library.MIGRATIONS, Migration(2, "broken", broken)])
+    shipped = library.MIGRATIONS
+    monkeypatch.setattr(library, "MIGRATIONS", [*shipped, Migration(99, "broken", broken)])
     with pytest.raises(RuntimeError, match="boom"):
         VoiceLibrary.open(db_path)
     with raw(db_path) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        assert conn.execute("SELECT max(id) FROM _migrations").fetchone()[0] == 1
+        assert conn.execute("SELECT max(id) FROM _migrations").fetchone()[0] == shipped[-1].id
     assert "half_done" not in tables
-    monkeypatch.setattr(library, "MIGRATIONS", library.MIGRATIONS[:1])
+    monkeypatch.setattr(library, "MIGRATIONS", shipped)
     with VoiceLibrary.open(db_path) as lib:
         assert lib.voice_names() == ["keep"]
 
