@@ -1,0 +1,200 @@
+"""The Slack adapter in the real daemon, driven the way Slack drives it: signed requests to /slack/events
+(and a Socket Mode websocket), with Bolt and slack-sdk unmodified talking to a local Slack stand-in."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import Daemon, decode, start_daemon, words
+from tests.slack_standin import (
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    SlackStandIn,
+    event_callback,
+    post_command,
+    post_event,
+    slash_command,
+)
+
+DEFAULT_VOICE = "en_US-joe-medium"
+PASSAGE = (
+    "My voice is my passport. Please verify me, and remember that the kitchen lights go off at ten tonight. "
+    "The weather tomorrow will be sunny with a light breeze from the west."
+)
+
+
+def slack_env(standin: SlackStandIn, **keys: str) -> dict[str, str]:
+    env = {"VOXHUB_ADAPTERS__SLACK__ENABLED": "true", "VOXHUB_ADAPTERS__SLACK__BOT_TOKEN": BOT_TOKEN,
+           "VOXHUB_ADAPTERS__SLACK__SIGNING_SECRET": SIGNING_SECRET,
+           "VOXHUB_ADAPTERS__SLACK__API_URL": standin.api_url}  # fmt: skip
+    env.update({f"VOXHUB_ADAPTERS__SLACK__{k.upper()}": v for k, v in keys.items()})
+    return env
+
+
+@pytest.fixture(scope="module")
+def standin() -> Iterator[SlackStandIn]:
+    fake = SlackStandIn().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def daemon(standin: SlackStandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """Piper (the default voice) plus the fake cloning engine; the Slack adapter in HTTP mode; debug logs."""
+    env = {
+        **slack_env(standin, mode="http"),
+        "VOXHUB_ENGINES__FAKE__ENABLED": "true",
+        "VOXHUB_LOG__LEVEL": "debug",
+    }
+    daemon = start_daemon(tmp_path_factory.mktemp("slack-daemon"), env=env)
+    yield daemon
+    daemon.stop()
+
+
+def events_url(daemon: Daemon) -> str:
+    return f"{daemon.url}/slack/events"
+
+
+def uploads_with(standin: SlackStandIn, marker: str) -> list[Any]:
+    return [u for u in standin.uploads if marker in u.initial_comment]
+
+
+def say(standin: SlackStandIn, daemon: Daemon, text: str, **kwargs: Any) -> dict[str, str]:
+    fields = slash_command(standin, "/say", text, **kwargs)
+    started = time.perf_counter()
+    reply = post_command(events_url(daemon), fields)
+    assert reply.status == 200, reply
+    assert time.perf_counter() - started < 3.0, "the slash command was not acknowledged within Slack's 3 s"
+    return fields
+
+
+def response_to(standin: SlackStandIn, fields: dict[str, str], timeout: float = 60) -> dict[str, Any]:
+    """The first message the adapter posted to this command's response_url."""
+    url = fields["response_url"]
+    return standin.wait_for(lambda: next((r for r in standin.responses if r["_url"] == url), None), timeout)
+
+
+def wav(samples: np.ndarray, rate: int) -> bytes:
+    out = io.BytesIO()
+    sf.write(out, samples.astype(np.float32), rate, format="WAV", subtype="PCM_16")
+    return out.getvalue()
+
+
+def http_speech(daemon: Daemon, text: str, voice: str, fmt: str = "wav") -> bytes:
+    body = json.dumps({"model": "tts-1", "input": text, "voice": voice, "response_format": fmt}).encode()
+    request = urllib.request.Request(f"{daemon.api}/audio/speech", data=body, method="POST")
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return response.read()
+
+
+def share(standin: SlackStandIn, daemon: Daemon, text: str, data: bytes, *, user: str = "UADMIN",
+          name: str = "clip.wav", mimetype: str = "audio/wav", filetype: str = "wav") -> dict[str, Any]:  # fmt: skip
+    """A direct message to the bot with one file attached (a message event, subtype file_share)."""
+    ts = f"{time.time():.6f}"
+    event = {"type": "message", "subtype": "file_share", "channel": "D0DIRECT", "channel_type": "im",
+             "user": user, "text": text, "ts": ts, "event_ts": ts,
+             "files": [standin.share_file(name, data, mimetype, filetype)]}  # fmt: skip
+    reply = post_event(events_url(daemon), event_callback(event))
+    assert reply.status == 200, reply
+    return event
+
+
+def thread_reply(standin: SlackStandIn, event: dict[str, Any], timeout: float = 240) -> dict[str, Any]:
+    return standin.wait_for(
+        lambda: next((m for m in standin.messages if m.get("thread_ts") == event["ts"]), None), timeout
+    )
+
+
+def voice_exists(daemon: Daemon, name: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{daemon.api}/voices/{name}", timeout=30):
+            return True
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 404, exc
+        return False
+
+
+def dominant_hz(data: bytes) -> float:
+    samples, rate = decode(data)
+    spectrum = np.abs(np.fft.rfft(samples))
+    return float(np.fft.rfftfreq(len(samples), 1 / rate)[int(np.argmax(spectrum))])
+
+
+# --- /say over HTTP -----------------------------------------------------------------------------------
+
+
+def test_say_posts_one_audio_file_that_speaks_the_text(
+    standin: SlackStandIn, daemon: Daemon, transcriber: Any
+) -> None:
+    sentence = "The front door is open."
+    fields = say(standin, daemon, sentence)
+    upload = standin.wait_for(lambda: next(iter(uploads_with(standin, "front door")), None))
+    assert upload.channel == fields["channel_id"]
+    assert upload.filename.endswith(".mp3") and upload.data[:3] in (b"ID3", b"\xff\xfb", b"\xff\xf3")
+    assert DEFAULT_VOICE in upload.initial_comment and "<@UADMIN>" in upload.initial_comment
+    samples, rate = decode(upload.data)
+    heard = transcriber.transcribe(samples, rate, language="en")
+    assert words(heard.text) == words(sentence), heard.text
+    methods = [name for name, _ in standin.calls]
+    assert "files.getUploadURLExternal" in methods and "files.upload" not in methods  # files.upload is sunset
+
+
+def test_forged_and_stale_signatures_get_401_and_nothing_happens(
+    standin: SlackStandIn, daemon: Daemon
+) -> None:
+    before = (len(standin.uploads), len(standin.responses))
+    forged = post_command(events_url(daemon), slash_command(standin, "/say", "Forged hello"), secret="wrong")
+    stale = post_command(
+        events_url(daemon), slash_command(standin, "/say", "Stale hello"), timestamp=int(time.time()) - 6 * 60
+    )
+    unsigned = urllib.request.Request(events_url(daemon), data=b"command=/say&text=hi", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(unsigned, timeout=10)
+    assert (forged.status, stale.status, missing.value.code) == (401, 401, 401)
+    time.sleep(3)  # time enough for an upload, had one been started
+    assert (len(standin.uploads), len(standin.responses)) == before
+
+
+def test_a_retried_delivery_uploads_once(standin: SlackStandIn, daemon: Daemon) -> None:
+    fields = slash_command(standin, "/say", "Retries are harmless today.")
+    first = post_command(events_url(daemon), fields)
+    again = post_command(events_url(daemon), fields, retry=1)  # Slack's redelivery: same body, retry header
+    assert (first.status, again.status) == (200, 200)
+    standin.wait_for(lambda: uploads_with(standin, "Retries are harmless"))
+    later = post_command(events_url(daemon), fields, retry=2)  # after the work is done
+    assert later.status == 200
+    time.sleep(3)
+    assert len(uploads_with(standin, "Retries are harmless")) == 1
+
+
+def test_unknown_voice_is_an_ephemeral_message_with_close_matches(
+    standin: SlackStandIn, daemon: Daemon
+) -> None:
+    fields = say(standin, daemon, "fake-hihg: Hello there")
+    reply = response_to(standin, fields)
+    assert reply["response_type"] == "ephemeral"
+    assert "`fake-high`" in reply["text"] and "/voice list" in reply["text"], reply
+    assert not uploads_with(standin, "Hello there")
+
+
+def test_too_long_text_is_refused_with_the_limit(standin: SlackStandIn, daemon: Daemon) -> None:
+    reply = response_to(standin, say(standin, daemon, "word " * 400))
+    assert "1000" in reply["text"] and reply["response_type"] == "ephemeral"
+
+
+def test_secrets_never_reach_the_log_even_at_debug(daemon: Daemon) -> None:
+    log = daemon.log()
+    assert "slack: connected to Test Team as @voxhub" in log  # the adapter did log (and the test can see it)
+    for secret in (BOT_TOKEN, SIGNING_SECRET, BOT_TOKEN.split("-", 1)[1]):
+        assert secret not in log
