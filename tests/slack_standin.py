@@ -70,7 +70,7 @@ class SlackStandIn:
     def _run(self, ready: threading.Event) -> None:
         asyncio.set_event_loop(self._loop)
         app = web.Application(client_max_size=64 << 20)
-        app.router.add_post("/api/{method}", self._api)
+        app.router.add_route("*", "/api/{method}", self._api)  # slack-sdk GETs a few methods (users.info)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/files/{file_id}/{name}", self._download)
         app.router.add_post("/response/{id}", self._response)

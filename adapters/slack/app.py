@@ -133,6 +133,16 @@ class SlackBot:
         async def tell(text: str) -> None:
             await respond(text=text, response_type="ephemeral", replace_original=False)
 
+        try:
+            await self._speak_or_tell(say, user, channel, tell)
+        except Exception as exc:
+            log.exception("slack: /say failed")
+            await tell(commands.unexpected(exc))
+
+    async def _speak_or_tell(
+        self, say: commands.Say, user: str, channel: str, tell: Callable[[str], Awaitable[None]]
+    ) -> None:
+
         if not say.text:
             await tell("Nothing to say: `/say TEXT` or `/say NAME: TEXT` (`/voice help` for more).")
             return
@@ -179,6 +189,9 @@ class SlackBot:
             text = await self._voice_reply(sub, arg, user)
         except VoxhubError as exc:
             text = commands.error_text(exc, arg)
+        except Exception as exc:
+            log.exception("slack: /voice failed")
+            text = commands.unexpected(exc)
         await respond(text=text, response_type="ephemeral", replace_original=False)
 
     async def _voice_reply(self, sub: str, arg: str, user: str) -> str:
@@ -221,7 +234,11 @@ class SlackBot:
         channel, user = event["channel"], event.get("user", "")
         thread = event.get("thread_ts") or event["ts"]
         command = commands.parse_file_message(event.get("text") or "")
-        text = await self._clip_reply(command, user, event.get("files") or [])
+        try:
+            text = await self._clip_reply(command, user, event.get("files") or [])
+        except Exception as exc:  # the person waiting in the thread hears about it, the log gets the details
+            log.exception("slack: handling a shared clip failed")
+            text = commands.unexpected(exc)
         await self.client.chat_postMessage(channel=channel, thread_ts=thread, text=text)
 
     async def _clip_reply(self, command: commands.FileCommand | None, user: str, shared: list[Any]) -> str:

@@ -159,3 +159,11 @@ def error_text(exc: Any, voice: str | None = None) -> str:
     if code == "engine_unavailable":
         return f":warning: {exc.message} Try again in a minute; if it persists, tell whoever runs voxhub."
     return f":warning: {exc.message}"
+
+
+def unexpected(exc: BaseException) -> str:
+    """A failure nobody planned for: say so plainly, without internals beyond the error's name."""
+    error = getattr(getattr(exc, "response", None), "get", lambda *_: None)("error")
+    if error == "missing_scope":
+        return ":warning: The Slack app lacks a scope it needs; an admin must add it (README: Slack) and reinstall."
+    return f":warning: Something went wrong ({error or type(exc).__name__}); the voxhub log has the details."

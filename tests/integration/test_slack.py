@@ -198,3 +198,104 @@ def test_secrets_never_reach_the_log_even_at_debug(daemon: Daemon) -> None:
     assert "slack: connected to Test Team as @voxhub" in log  # the adapter did log (and the test can see it)
     for secret in (BOT_TOKEN, SIGNING_SECRET, BOT_TOKEN.split("-", 1)[1]):
         assert secret not in log
+
+
+# --- voices cloned from shared files --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def alice(standin: SlackStandIn, daemon: Daemon) -> dict[str, Any]:
+    """`enroll alice` with ten seconds of the Piper voice, DM'd to the bot by an admin; the thread reply."""
+    clip = http_speech(daemon, PASSAGE, DEFAULT_VOICE)
+    event = share(standin, daemon, "enroll alice", clip)
+    return thread_reply(standin, event)
+
+
+def test_enroll_by_sharing_a_clip_stores_the_voice_and_replies_in_the_thread(
+    daemon: Daemon, alice: dict[str, Any]
+) -> None:
+    text = alice["text"]
+    assert alice["channel"] == "D0DIRECT"
+    assert "Voice `alice` enrolled" in text and "/say alice:" in text, text
+    assert "*Verdict: accept*" in text or "*Verdict: warn*" in text, text
+    assert "SNR" in text and "length" in text, text  # the numbers, not just the verdict
+    assert voice_exists(daemon, "alice")
+
+
+def test_say_with_a_voice_name_speaks_in_that_voice(
+    standin: SlackStandIn, daemon: Daemon, alice: dict[str, Any]
+) -> None:
+    say(standin, daemon, "alice: Stand-up starts in five minutes.")
+    upload = standin.wait_for(lambda: next(iter(uploads_with(standin, "Stand-up starts")), None))
+    assert "*alice*" in upload.initial_comment
+    # alice is cloned on the fake engine: a tone whose pitch depends on her reference clip only.
+    expected = dominant_hz(http_speech(daemon, "Stand-up starts in five minutes.", "alice"))
+    assert dominant_hz(upload.data) == pytest.approx(expected, abs=3)
+    assert dominant_hz(upload.data) != pytest.approx(
+        dominant_hz(http_speech(daemon, "Hi.", "fake-low")), abs=3
+    )
+
+
+def test_a_silent_clip_is_rejected_in_the_thread_and_nothing_is_stored(
+    standin: SlackStandIn, daemon: Daemon
+) -> None:
+    rng = np.random.default_rng(3)
+    silence = wav(rng.normal(0, 1e-4, 5 * 24000), 24000)
+    reply = thread_reply(standin, share(standin, daemon, "enroll quiet", silence))
+    assert "Voice `quiet` was *not* stored" in reply["text"] and "*Verdict: reject*" in reply["text"], reply
+    assert not voice_exists(daemon, "quiet")
+
+
+def test_check_reports_on_a_clip_without_storing_it(standin: SlackStandIn, daemon: Daemon) -> None:
+    clip = http_speech(daemon, PASSAGE, DEFAULT_VOICE)
+    reply = thread_reply(standin, share(standin, daemon, "check", clip, name="sample.wav", user="UPLAIN"))
+    assert "Quality report for `sample.wav`" in reply["text"] and "*Verdict:" in reply["text"], reply
+    assert not voice_exists(daemon, "sample")
+
+
+def test_only_voice_managers_may_enroll_and_remove(standin: SlackStandIn, daemon: Daemon, alice: Any) -> None:
+    reply = thread_reply(standin, share(standin, daemon, "enroll bob", b"RIFF....", user="UPLAIN"))
+    assert "Only voice managers" in reply["text"], reply
+    removal = response_to(standin, say_voice(standin, daemon, "remove alice", user="UPLAIN"))
+    assert "Only voice managers" in removal["text"]
+    assert not voice_exists(daemon, "bob") and voice_exists(daemon, "alice")
+
+
+def test_a_file_that_is_not_audio_is_refused_before_downloading(
+    standin: SlackStandIn, daemon: Daemon
+) -> None:
+    event = share(standin, daemon, "enroll notes", b"%PDF-1.4", name="notes.pdf", mimetype="application/pdf",
+                  filetype="pdf")  # fmt: skip
+    reply = thread_reply(standin, event)
+    assert "not an audio file (application/pdf)" in reply["text"], reply
+    file_id = event["files"][0]["id"]
+    assert not any(file_id in json.dumps(c) for c in standin.calls)
+
+
+async def test_the_login_page_instead_of_a_file_is_a_clear_error(standin: SlackStandIn) -> None:
+    from adapters.slack import files
+
+    item = standin.share_file("clip.wav", b"RIFF", "audio/wav", "wav")
+    with pytest.raises(files.ClipProblem, match=r"login page .* files:read"):
+        await files.download(item, "xoxb-not-the-token", standin.api_url, 1 << 20)
+    assert await files.download(item, BOT_TOKEN, standin.api_url, 1 << 20) == b"RIFF"
+
+
+def say_voice(standin: SlackStandIn, daemon: Daemon, text: str, user: str = "UADMIN") -> dict[str, str]:
+    fields = slash_command(standin, "/voice", text, user=user)
+    assert post_command(events_url(daemon), fields).status == 200
+    return fields
+
+
+def test_voice_list_use_and_remove(standin: SlackStandIn, daemon: Daemon) -> None:
+    listing = response_to(standin, say_voice(standin, daemon, "list", user="ULISTER"))["text"]
+    assert f"`{DEFAULT_VOICE}`" in listing and "`fake-high`" in listing and "default" in listing, listing
+    use = response_to(standin, say_voice(standin, daemon, "use fake-high", user="ULISTER"))["text"]
+    assert "*fake-high*" in use, use
+    say(standin, daemon, "Lunch is here.", user="ULISTER")
+    upload = standin.wait_for(lambda: next(iter(uploads_with(standin, "Lunch is here")), None))
+    assert "*fake-high*" in upload.initial_comment
+    bad = response_to(standin, say_voice(standin, daemon, "remove nobody-here"))["text"]
+    assert "no voice named `nobody-here`" in bad, bad
+    helped = response_to(standin, say_voice(standin, daemon, ""))["text"]
+    assert "enroll NAME" in helped and "/say NAME: TEXT" in helped
