@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -15,8 +18,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import Daemon, decode, start_daemon, words
+from tests.conftest import FAKE_ONLY, REPO, Daemon, decode, start_daemon, words
 from tests.slack_standin import (
+    APP_TOKEN,
     BOT_TOKEN,
     SIGNING_SECRET,
     SlackStandIn,
@@ -299,3 +303,100 @@ def test_voice_list_use_and_remove(standin: SlackStandIn, daemon: Daemon) -> Non
     assert "no voice named `nobody-here`" in bad, bad
     helped = response_to(standin, say_voice(standin, daemon, ""))["text"]
     assert "enroll NAME" in helped and "/say NAME: TEXT" in helped
+
+
+# --- Socket Mode, and a Slack that says no --------------------------------------------------------------
+
+
+def test_socket_mode_say_is_acked_on_the_websocket_and_uploads(
+    standin: SlackStandIn, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    env = {**slack_env(standin, app_token=APP_TOKEN, signing_secret=""), **FAKE_ONLY}
+    daemon = start_daemon(tmp_path_factory.mktemp("slack-socket"), env=env)
+    try:
+        standin.wait_for(lambda: standin.socket_connected, timeout=30)
+        assert any(name == "apps.connections.open" for name, _ in standin.calls)
+        fields = slash_command(standin, "/say", "Over the socket we go.")
+        standin.send_envelope(
+            {
+                "envelope_id": "env-1",
+                "type": "slash_commands",
+                "accepts_response_payload": True,
+                "payload": fields,
+            }
+        )
+        ack = standin.wait_for(
+            lambda: next((a for a in standin.acks if a.get("envelope_id") == "env-1"), None), 5
+        )
+        assert ack["envelope_id"] == "env-1"
+        upload = standin.wait_for(lambda: next(iter(uploads_with(standin, "Over the socket")), None))
+        assert upload.channel == fields["channel_id"] and "*fake-low*" in upload.initial_comment
+        assert decode(upload.data)[0].size > 0
+        # Socket Mode serves no HTTP route: nobody can post forged events to the daemon.
+        assert post_command(f"{daemon.url}/slack/events", fields).status == 404
+    finally:
+        daemon.stop()
+    assert "Slack refused" not in daemon.log() and APP_TOKEN not in daemon.log()
+
+
+@pytest.mark.parametrize(
+    ("api_url", "token", "line"),
+    [
+        (None, "xoxb-revoked-token", "Slack refused the bot token (invalid_auth)"),
+        ("http://127.0.0.1:9/api/", BOT_TOKEN, "cannot reach Slack at http://127.0.0.1:9/api/"),
+    ],
+    ids=["bad-token", "unreachable"],
+)
+def test_a_bad_token_or_unreachable_slack_is_one_log_line_and_the_rest_keeps_working(
+    standin: SlackStandIn,
+    tmp_path_factory: pytest.TempPathFactory,
+    api_url: str | None,
+    token: str,
+    line: str,
+) -> None:
+    env = {**slack_env(standin, mode="http", bot_token=token), **FAKE_ONLY}
+    if api_url:
+        env["VOXHUB_ADAPTERS__SLACK__API_URL"] = api_url
+    daemon = start_daemon(tmp_path_factory.mktemp("slack-refused"), env=env)
+    try:
+        deadline = time.monotonic() + 20
+        while line not in daemon.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with urllib.request.urlopen(f"{daemon.url}/health", timeout=10) as response:
+            assert json.loads(response.read())["status"] == "ok"
+        assert len(http_speech(daemon, "Still here.", "fake-low")) > 1000
+        time.sleep(2.5)  # the retry loop must stay quiet after its first line
+        log = daemon.log()
+        assert sum(line in entry for entry in log.splitlines()) == 1, log
+        assert token not in log
+    finally:
+        daemon.stop()
+
+
+def test_missing_secrets_stop_start_up_with_the_key_to_set(tmp_path: Any) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOXHUB_")}
+    env.update({**FAKE_ONLY, "VOXHUB_DATA_DIR": str(tmp_path), "VOXHUB_HTTP__PORT": "0",
+                "VOXHUB_ADAPTERS__SLACK__ENABLED": "true", "VOXHUB_ADAPTERS__SLACK__BOT_TOKEN": "xoxb-1"})  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "serve"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "adapters.slack.signing_secret is empty" in done.stderr and "app_token" in done.stderr
+
+
+def test_a_retried_event_is_handled_once(standin: SlackStandIn, daemon: Daemon) -> None:
+    ts = f"{time.time():.6f}"
+    event = {"type": "message", "channel": "D0DIRECT", "channel_type": "im", "user": "UPLAIN", "text": "hello",
+             "ts": ts, "event_ts": ts}  # fmt: skip
+    delivery = event_callback(event)
+    assert post_event(events_url(daemon), delivery).status == 200
+    assert post_event(events_url(daemon), delivery, retry=1).status == 200
+    reply = thread_reply(standin, event)
+    assert "enroll NAME" in reply["text"]  # a message without a command gets the help
+    time.sleep(2)
+    assert len([m for m in standin.messages if m.get("thread_ts") == ts]) == 1
