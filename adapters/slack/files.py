@@ -48,19 +48,17 @@ def token_allowed(url: str, api_url: str) -> bool:
     return urlsplit(url).scheme in ("https", "http") and (slack or host == api_host)
 
 
-async def download(item: dict[str, Any], token: str, api_url: str, max_bytes: int) -> bytes:
+async def download(
+    session: aiohttp.ClientSession, item: dict[str, Any], token: str, api_url: str, max_bytes: int
+) -> bytes:
     """The file's bytes, fetched with the bot token (scope files:read)."""
     url = str(item.get("url_private_download") or item.get("url_private"))
     if not token_allowed(url, api_url):
         # The token opens the whole workspace: it only ever goes to Slack.
         raise ClipProblem("the file's link does not point at Slack, so I will not fetch it: share it again")
     headers = {"Authorization": f"Bearer {token}"}
-    timeout = aiohttp.ClientTimeout(total=DOWNLOAD_TIMEOUT_S)
     try:
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.get(url, headers=headers) as resp,
-        ):
+        async with session.get(url, headers=headers) as resp:
             if resp.status != 200:
                 raise ClipProblem(f"Slack answered HTTP {resp.status} for the file: share it again")
             if resp.content_type == "text/html":

@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
+import aiohttp
 import numpy as np
 import pytest
 import soundfile as sf
@@ -280,9 +281,10 @@ async def test_the_login_page_instead_of_a_file_is_a_clear_error(standin: SlackS
     from adapters.slack import files
 
     item = standin.share_file("clip.wav", b"RIFF", "audio/wav", "wav")
-    with pytest.raises(files.ClipProblem, match=r"login page .* files:read"):
-        await files.download(item, "xoxb-not-the-token", standin.api_url, 1 << 20)
-    assert await files.download(item, BOT_TOKEN, standin.api_url, 1 << 20) == b"RIFF"
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(files.ClipProblem, match=r"login page .* files:read"):
+            await files.download(session, item, "xoxb-not-the-token", standin.api_url, 1 << 20)
+        assert await files.download(session, item, BOT_TOKEN, standin.api_url, 1 << 20) == b"RIFF"
 
 
 def say_voice(standin: SlackStandIn, daemon: Daemon, text: str, user: str = "UADMIN") -> dict[str, str]:
