@@ -166,7 +166,7 @@ class SlackBot:
             chunk = await stream.collect()
             data, _ = await self.hub.encode(chunk, fmt)
         except VoxhubError as exc:
-            await tell(commands.error_text(exc, voice))
+            await tell(commands.error_text(exc, voice, from_say=say.voice is not None))
             return
         name = stream.voice.name
         filename = f"voxhub-{name}-{int(time.time())}.{files.OUTPUT_EXTENSIONS[fmt]}"

@@ -143,22 +143,21 @@ def quality_report(report: dict[str, Any], headline: str) -> str:
     return "\n".join(lines)
 
 
-def error_text(exc: Any, voice: str | None = None) -> str:
+def error_text(exc: Any, voice: str | None = None, *, from_say: bool = False) -> str:
     """A hub error (VoxhubError) as a chat reply: what went wrong and what to type instead."""
     code = getattr(exc, "code", "")
     extra = getattr(exc, "extra", {}) or {}
     if code == "voice_not_found":
         close = extra.get("close_matches") or []
         hint = f" Did you mean {', '.join(f'`{c}`' for c in close)}?" if close else ""
-        return (
-            f":warning: There is no voice named `{voice}`.{hint} `/voice list` shows every voice. (To speak "
-            "text that starts with a word and a colon, put a space before the colon.)"
-        )
+        colon = " (To speak text that starts with a word and a colon, put a space before the colon.)"
+        return f":warning: There is no voice named `{voice}`.{hint} `/voice list` shows every voice.{colon * from_say}"
     if code == "voice_exists":
         return f":warning: {exc.message.split(':')[0]}: send `enroll NAME replace` to overwrite it."
-    if code == "engine_unavailable":
-        return f":warning: {exc.message} Try again in a minute; if it persists, tell whoever runs voxhub."
-    return f":warning: {exc.message}"
+    message = exc.message.rstrip(". ")
+    if getattr(exc, "status", 500) >= 500:  # the engine, not the request: nothing to fix in the command
+        return f":warning: {message}. If it keeps happening, tell whoever runs voxhub."
+    return f":warning: {message}."
 
 
 def unexpected(exc: BaseException) -> str:

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import numpy as np
@@ -28,6 +29,7 @@ from tests.slack_standin import (
     event_callback,
     post_command,
     post_event,
+    post_signed,
     slash_command,
 )
 
@@ -189,7 +191,11 @@ def test_unknown_voice_is_an_ephemeral_message_with_close_matches(
     fields = say(standin, daemon, "fake-hihg: Hello there")
     reply = response_to(standin, fields)
     assert reply["response_type"] == "ephemeral"
-    assert "`fake-high`" in reply["text"] and "/voice list" in reply["text"], reply
+    assert (
+        "`fake-high`" in reply["text"]
+        and "/voice list" in reply["text"]
+        and "before the colon" in reply["text"]
+    )
     assert not uploads_with(standin, "Hello there")
 
 
@@ -203,6 +209,37 @@ def test_secrets_never_reach_the_log_even_at_debug(daemon: Daemon) -> None:
     assert "slack: connected to Test Team as @voxhub" in log  # the adapter did log (and the test can see it)
     for secret in (BOT_TOKEN, SIGNING_SECRET, BOT_TOKEN.split("-", 1)[1]):
         assert secret not in log
+
+
+def test_speak_this_shortcut_posts_the_message_as_audio(
+    standin: SlackStandIn, daemon: Daemon, transcriber: Any
+) -> None:
+    payload = {"type": "message_action", "callback_id": "speak_this", "trigger_id": f"{time.time_ns()}.2.t",
+               "response_url": standin.response_url(), "team": {"id": "T1"}, "user": {"id": "UPLAIN"},
+               "channel": {"id": "C0RANDOM"}, "message_ts": "1.1",
+               "message": {"type": "message", "text": "<!here|here> The release goes out on Friday &amp; we celebrate.", "ts": "1.1"}}  # fmt: skip
+    reply = post_signed(
+        events_url(daemon),
+        urlencode({"payload": json.dumps(payload)}).encode(),
+        "application/x-www-form-urlencoded",
+    )
+    assert reply.status == 200, reply
+    upload = standin.wait_for(lambda: next(iter(uploads_with(standin, "The release goes out")), None))
+    assert upload.channel == "C0RANDOM" and "<@UPLAIN>" in upload.initial_comment
+    heard = transcriber.transcribe(*decode(upload.data), language="en")
+    assert {"release", "friday", "celebrate"} <= set(words(heard.text)), heard.text
+
+
+def test_a_mention_in_a_channel_with_a_clip_gets_the_report_in_its_thread(
+    standin: SlackStandIn, daemon: Daemon
+) -> None:
+    ts = f"{time.time():.6f}"
+    clip = http_speech(daemon, PASSAGE, DEFAULT_VOICE)
+    event = {"type": "app_mention", "channel": "C0GENERAL", "user": "UPLAIN", "text": "<@UBOT> check", "ts": ts,
+             "event_ts": ts, "files": [standin.share_file("take2.m4a", clip, "audio/mp4", "m4a")]}  # fmt: skip
+    assert post_event(events_url(daemon), event_callback(event)).status == 200
+    reply = thread_reply(standin, event)
+    assert reply["channel"] == "C0GENERAL" and "Quality report for `take2.m4a`" in reply["text"], reply
 
 
 # --- voices cloned from shared files --------------------------------------------------------------------
@@ -313,7 +350,7 @@ def test_voice_list_use_and_remove(standin: SlackStandIn, daemon: Daemon) -> Non
 def test_socket_mode_say_is_acked_on_the_websocket_and_uploads(
     standin: SlackStandIn, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    env = {**slack_env(standin, app_token=APP_TOKEN, signing_secret=""), **FAKE_ONLY}
+    env = {**slack_env(standin, app_token=APP_TOKEN, signing_secret="", audio_format="opus"), **FAKE_ONLY}
     daemon = start_daemon(tmp_path_factory.mktemp("slack-socket"), env=env)
     try:
         standin.wait_for(lambda: standin.socket_connected, timeout=30)
@@ -333,7 +370,13 @@ def test_socket_mode_say_is_acked_on_the_websocket_and_uploads(
         assert ack["envelope_id"] == "env-1"
         upload = standin.wait_for(lambda: next(iter(uploads_with(standin, "Over the socket")), None))
         assert upload.channel == fields["channel_id"] and "*fake-low*" in upload.initial_comment
-        assert decode(upload.data)[0].size > 0
+        assert upload.filename.endswith(".ogg") and upload.data[:4] == b"OggS" and decode(upload.data)[0].size
+        crash = slash_command(standin, "/say", "CRASH the engine")  # the fake engine's worker dies on this
+        standin.send_envelope({"envelope_id": "env-2", "type": "slash_commands", "payload": crash})
+        told = response_to(standin, crash)
+        assert (
+            told["response_type"] == "ephemeral" and "crashed" in told["text"] and "retry" in told["text"]
+        ), told
         # Socket Mode serves no HTTP route: nobody can post forged events to the daemon.
         assert post_command(f"{daemon.url}/slack/events", fields).status == 404
     finally:
