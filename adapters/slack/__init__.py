@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -105,23 +106,46 @@ class SlackAdapter:
         self._connector = asyncio.create_task(self._connect(), name="slack connect")
 
     async def _connect(self) -> None:
-        """auth.test (one clear line when the token is refused or Slack is unreachable), then Socket Mode."""
+        """auth.test, then (Socket Mode) the websocket; one clear log line when Slack refuses or is away."""
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        identity = await self._patiently(
+            self._bolt.client.auth_test,
+            "Slack refused the bot token (%s): set adapters.slack.bot_token to the app's Bot User OAuth Token "
+            "(xoxb-...) and restart; Slack commands fail until then, the rest of voxhub keeps working",
+        )
+        if identity is None:
+            return
+        how = "Socket Mode" if self.settings.socket_mode else f"HTTP, events at POST {EVENTS_PATH}"
+        log.info("slack: connected to %s as @%s (%s)", identity.get("team"), identity.get("user"), how)
+        if self.settings.socket_mode:
+            # Ask for a websocket URL ourselves first: a refused app token is then our one line, not the
+            # Socket Mode client's error and traceback.
+            token = self.settings.app_token
+            checked = await self._patiently(
+                lambda: self._bolt.client.apps_connections_open(app_token=token),
+                "Slack refused the app token (%s): set adapters.slack.app_token to an app-level token "
+                '(xapp-...) with connections:write, or use HTTP mode (mode = "http")',
+            )
+            if checked is None:
+                return
+            self._socket = AsyncSocketModeHandler(self._bolt.app, token)
+            if await self._patiently(self._socket.connect_async, "Socket Mode failed (%s)") is not None:
+                log.info("slack: Socket Mode connected")
+
+    async def _patiently(self, call: Callable[[], Awaitable[Any]], refused: str) -> Any:
+        """`await call()` until Slack answers: its result (True for None), or None when Slack says no."""
         from slack_sdk.errors import SlackApiError
 
         delay = RETRY_MIN_S
         warned = False
         while True:
             try:
-                identity = await self._bolt.client.auth_test()
-                break
+                result = await call()
+                return True if result is None else result
             except SlackApiError as exc:
-                log.error(
-                    "slack: Slack refused the bot token (%s): set adapters.slack.bot_token to the app's Bot "
-                    "User OAuth Token (xoxb-...) and restart; Slack commands fail until then, the rest of "
-                    "voxhub keeps working",
-                    exc.response.get("error", "error"),
-                )
-                return
+                log.error("slack: " + refused, exc.response.get("error", "error"))
+                return None
             except Exception as exc:  # network trouble: keep trying quietly after one line
                 if not warned:
                     log.error(
@@ -133,26 +157,6 @@ class SlackAdapter:
                     warned = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
-        how = "Socket Mode" if self.settings.socket_mode else f"HTTP, events at POST {EVENTS_PATH}"
-        log.info("slack: connected to %s as @%s (%s)", identity.get("team"), identity.get("user"), how)
-        if self.settings.socket_mode:
-            await self._open_socket()
-
-    async def _open_socket(self) -> None:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-        from slack_sdk.errors import SlackApiError
-
-        self._socket = AsyncSocketModeHandler(self._bolt.app, self.settings.app_token)
-        try:
-            await self._socket.connect_async()
-        except SlackApiError as exc:
-            log.error(
-                "slack: Slack refused the app token (%s): set adapters.slack.app_token to an app-level "
-                'token (xapp-...) with connections:write, or use HTTP mode (mode = "http")',
-                exc.response.get("error", "error"),
-            )
-            return
-        log.info("slack: Socket Mode connected")
 
     async def stop(self) -> None:
         """Close the Socket Mode connection and cancel the work in flight."""

@@ -149,7 +149,7 @@ class SlackBot:
     async def _speak_or_tell(
         self, say: commands.Say, user: str, channel: str, tell: Callable[[str], Awaitable[None]]
     ) -> None:
-
+        """The work of `_speak`; expected problems are told here, each with its fix."""
         if not say.text:
             await tell("Nothing to say: `/say TEXT` or `/say NAME: TEXT` (`/voice help` for more).")
             return
@@ -241,6 +241,8 @@ class SlackBot:
         channel, user = event["channel"], event.get("user", "")
         thread = event.get("thread_ts") or event["ts"]
         command = commands.parse_file_message(event.get("text") or "")
+        if command is None and not event.get("files") and event.get("thread_ts"):
+            return  # chatter in a thread (a "thanks" under a report) needs no help text
         try:
             text = await self._clip_reply(command, user, event.get("files") or [])
         except Exception as exc:  # the person waiting in the thread hears about it, the log gets the details

@@ -385,23 +385,27 @@ def test_socket_mode_say_is_acked_on_the_websocket_and_uploads(
 
 
 @pytest.mark.parametrize(
-    ("api_url", "token", "line"),
+    ("keys", "token", "line"),
     [
-        (None, "xoxb-revoked-token", "Slack refused the bot token (invalid_auth)"),
-        ("http://127.0.0.1:9/api/", BOT_TOKEN, "cannot reach Slack at http://127.0.0.1:9/api/"),
+        ({"mode": "http"}, "xoxb-revoked-token", "Slack refused the bot token (invalid_auth)"),
+        (
+            {"mode": "http", "api_url": "http://127.0.0.1:9/api/"},
+            BOT_TOKEN,
+            "cannot reach Slack at http://127.0.0.1:9/api/",
+        ),
+        ({"app_token": "xapp-1-revoked"}, "xapp-1-revoked", "Slack refused the app token (invalid_auth)"),
     ],
-    ids=["bad-token", "unreachable"],
+    ids=["bad-token", "unreachable", "bad-app-token"],
 )
 def test_a_bad_token_or_unreachable_slack_is_one_log_line_and_the_rest_keeps_working(
     standin: SlackStandIn,
     tmp_path_factory: pytest.TempPathFactory,
-    api_url: str | None,
+    keys: dict[str, str],
     token: str,
     line: str,
 ) -> None:
-    env = {**slack_env(standin, mode="http", bot_token=token), **FAKE_ONLY}
-    if api_url:
-        env["VOXHUB_ADAPTERS__SLACK__API_URL"] = api_url
+    bot_token = token if token.startswith("xoxb-") else BOT_TOKEN
+    env = {**slack_env(standin, bot_token=bot_token, **keys), **FAKE_ONLY}
     daemon = start_daemon(tmp_path_factory.mktemp("slack-refused"), env=env)
     try:
         deadline = time.monotonic() + 20
