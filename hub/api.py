@@ -479,6 +479,21 @@ class Hub:
             return dataclasses.replace(result.report, details=details)
         return result.report
 
+    async def fetch_clip(self, url: str, *, max_bytes: int | None = None) -> bytes:
+        """Download a clip for enroll/check through the one guarded fetch (hub.fetch): public addresses or
+        `enroll.allowed_hosts` only, at most enroll.max_upload_mb (or `max_bytes`, if smaller)."""
+        from hub.fetch import allow_list, fetch_audio
+
+        enroll = self.settings.enroll
+        limit = int(enroll.max_upload_mb * (1 << 20))
+        return await fetch_audio(
+            url,
+            max_bytes=limit if max_bytes is None else min(limit, max_bytes),
+            timeout_s=enroll.url_timeout_s,
+            allow_private=enroll.allow_private_urls,
+            allowed_hosts=allow_list(enroll.allowed_hosts),
+        )
+
     async def voice_details(self, name: str) -> dict[str, Any]:
         """A voice as `list_voices` shows it, plus (for cloned voices) transcript, quality report and metadata."""
         voice, record = await self._resolve(name)

@@ -185,6 +185,8 @@ class EnrollSettings:
     url_timeout_s: float = 15.0
     allow_private_urls: bool = False
     """Only for tests and trusted networks: lets URL fetches reach loopback/private addresses."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Hosts ("nas.local") or host:port ("192.168.1.10:8123") that clip URLs may fetch from on the LAN."""
     analyze: bool = True
     """False stores clips as uploaded (no trimming, transcription, embedding or quality gate)."""
 
