@@ -447,7 +447,7 @@ class Hub:
         from hub.audio import decode_audio
 
         samples, rate = await asyncio.to_thread(
-            decode_audio, audio, target_rate=REFERENCE_RATE, max_seconds=self.settings.enroll.max_seconds
+            decode_audio, audio, target_rate=REFERENCE_RATE, limits=self.settings.enroll.decode_limits
         )
         now = time.time()
         record = VoiceRecord(name=name, language=language, transcript=transcript,
