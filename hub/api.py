@@ -28,6 +28,7 @@ import numpy as np
 from engines.base import AudioChunk, EngineInfo, VoiceInfo
 from hub import __version__
 from hub import text as textproc
+from hub.analysis import AnalysisPool
 from hub.clips import ClipStore
 from hub.enroll import Toolkit, analyze, rejection
 from hub.errors import (
@@ -150,6 +151,8 @@ class Hub:
         """Routes adapters mount on the daemon's HTTP server (see `add_http_route`)."""
         self.toolkit = Toolkit(settings)
         """VAD, speaker encoder and ASR for enroll/check: built here, each model loaded on first use."""
+        self.analysis = AnalysisPool(settings.enroll.analysis_workers, settings.enroll.max_queued_analyses)
+        """Enroll/check analysis runs here, bounded, never on the executor that library reads share."""
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -168,6 +171,7 @@ class Hub:
             await hub.close()
 
     async def close(self) -> None:
+        self.analysis.close()
         await asyncio.gather(*(pool.close() for pool in self.pools.values()), return_exceptions=True)
         await asyncio.to_thread(self.library.close)
 
@@ -411,7 +415,7 @@ class Hub:
             return await self._store_unchecked(name, audio, transcript, language, engine, replace)
         existing = [(r.name, np.frombuffer(r.embedding, dtype="<f4")) for r in records
                     if r.embedding and r.name != name]  # fmt: skip
-        result = await asyncio.to_thread(
+        result = await self.analysis.run(
             analyze, self.toolkit, audio, transcript=transcript.strip(), language=language, existing=existing
         )
         if result.report.verdict == "reject":
@@ -446,7 +450,7 @@ class Hub:
         """enroll.analyze = false: the decoded clip as it is, with what the caller said about it."""
         from hub.audio import decode_audio
 
-        samples, rate = await asyncio.to_thread(
+        samples, rate = await self.analysis.run(
             decode_audio, audio, target_rate=REFERENCE_RATE, limits=self.settings.enroll.decode_limits
         )
         now = time.time()
@@ -473,7 +477,7 @@ class Hub:
                     param="against",
                 )
             embedding = np.frombuffer(record.embedding, dtype="<f4")
-        result = await asyncio.to_thread(analyze, self.toolkit, audio, text=text, against=embedding)
+        result = await self.analysis.run(analyze, self.toolkit, audio, text=text, against=embedding)
         if against is not None:
             details = {**result.report.details, "against": against}
             return dataclasses.replace(result.report, details=details)

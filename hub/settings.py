@@ -190,6 +190,10 @@ class EnrollSettings:
     max_sample_rate: int = 96000
     max_decoded_mb: float = 128.0
     """Decoded PCM of all channels as 32-bit floats, in MiB: bounds what a small compressed file can cost."""
+    analysis_workers: int = 2
+    """Threads for enroll/check analysis, apart from everything else."""
+    max_queued_analyses: int = 8
+    """Analyses that may wait for a thread; more are refused as busy (HTTP 503 + Retry-After)."""
     allowed_hosts: tuple[str, ...] = ()
     """Hosts ("nas.local") or host:port ("192.168.1.10:8123") that clip URLs may fetch from on the LAN."""
     analyze: bool = True
@@ -205,8 +209,10 @@ class EnrollSettings:
 
     def validate(self) -> None:
         for key in ("max_upload_mb", "max_seconds", "url_timeout_s", "max_channels", "max_sample_rate",
-                    "max_decoded_mb"):  # fmt: skip
+                    "max_decoded_mb", "analysis_workers"):  # fmt: skip
             _check_positive(f"enroll.{key}", getattr(self, key))
+        if self.max_queued_analyses < 0:
+            raise ConfigError(f"enroll.max_queued_analyses must be >= 0, got {self.max_queued_analyses}")
         if not 0 < self.min_prompt_s <= self.max_prompt_s:
             raise ConfigError(
                 f"enroll.min_prompt_s ({self.min_prompt_s}) must be > 0 and <= enroll.max_prompt_s "
