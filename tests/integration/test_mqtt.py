@@ -329,8 +329,9 @@ def test_malformed_payloads_get_error_results_and_the_adapter_keeps_going(
     noise = probe.request("enroll", {"name": "noise", "audio_b64": base64.b64encode(b"not audio").decode()})
     assert noise["status"] == "error" and noise["code"] == "bad_audio", noise
 
-    target = probe.request("say", {"text": "Hello.", "target": "a/#"})
-    assert target["status"] == "error" and "target" in target["error"]
+    for bad in ("a/#", "..", "kitchen/../status", "a/b"):
+        target = probe.request("say", {"text": "Hello.", "target": bad})
+        assert target["status"] == "error" and "one level of 1-64 letters" in target["error"], target
 
     assert probe.request("say", {"text": "Still here."})["status"] == "ok"
     with urllib.request.urlopen(f"{daemon.url}/health") as response:
