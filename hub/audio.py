@@ -336,7 +336,10 @@ def _decode_pyav(data: bytes, limits: DecodeLimits) -> tuple[np.ndarray, int]:
         if not container.streams.audio:
             raise BadAudio(f"the file has no audio track; {_UPLOAD_HINT}")
         stream = container.streams.audio[0]
-        limits.check_layout(stream.codec_context.channels or 0, stream.rate or 0)
+        context = stream.codec_context  # None when FFmpeg has no decoder for what the header names
+        if context is None:
+            raise BadAudio(f"the file's audio codec is unknown or damaged; {_UPLOAD_HINT}")
+        limits.check_layout(context.channels or 0, context.sample_rate or 0)
         if stream.duration is not None and stream.time_base is not None:
             header_seconds: float | None = float(stream.duration * stream.time_base)
         else:
