@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from urllib.parse import urlparse
 from hub.api import ConfigError, Hub, parse_section
 
 log = logging.getLogger("voxhub.wyoming")
+REFUSAL_LOG_EVERY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class WyomingAdapter:
         self._connections: set[asyncio.Task[None]] = set()
         self._per_client: dict[str, int] = {}
         self._refusals: set[asyncio.Task[None]] = set()
+        self._last_refusal_log = -REFUSAL_LOG_EVERY_S
         self._announcer: Any = None
 
     async def start(self) -> None:
@@ -104,7 +107,10 @@ class WyomingAdapter:
             else:
                 reason = ""
             if reason:
-                log.warning("Wyoming: refusing a connection from %s: %s", client, reason)
+                now = time.monotonic()
+                if now - self._last_refusal_log >= REFUSAL_LOG_EVERY_S:  # a flood must not flood the log
+                    self._last_refusal_log = now
+                    log.warning("Wyoming: refusing connections (e.g. from %s): %s", client, reason)
                 task = asyncio.create_task(refuse(writer, reason), name="wyoming refusal")
                 self._refusals.add(task)
                 task.add_done_callback(self._refusals.discard)
