@@ -28,6 +28,7 @@ import numpy as np
 from engines.base import AudioChunk, EngineInfo, VoiceInfo
 from hub import __version__
 from hub import text as textproc
+from hub.analysis import AnalysisPool
 from hub.clips import ClipStore
 from hub.enroll import Toolkit, analyze, rejection
 from hub.errors import (
@@ -150,6 +151,8 @@ class Hub:
         """Routes adapters mount on the daemon's HTTP server (see `add_http_route`)."""
         self.toolkit = Toolkit(settings)
         """VAD, speaker encoder and ASR for enroll/check: built here, each model loaded on first use."""
+        self.analysis = AnalysisPool(settings.enroll.analysis_workers, settings.enroll.max_queued_analyses)
+        """Enroll/check analysis runs here, bounded, never on the executor that library reads share."""
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -168,6 +171,7 @@ class Hub:
             await hub.close()
 
     async def close(self) -> None:
+        self.analysis.close()
         await asyncio.gather(*(pool.close() for pool in self.pools.values()), return_exceptions=True)
         await asyncio.to_thread(self.library.close)
 
@@ -411,7 +415,7 @@ class Hub:
             return await self._store_unchecked(name, audio, transcript, language, engine, replace)
         existing = [(r.name, np.frombuffer(r.embedding, dtype="<f4")) for r in records
                     if r.embedding and r.name != name]  # fmt: skip
-        result = await asyncio.to_thread(
+        result = await self.analysis.run(
             analyze, self.toolkit, audio, transcript=transcript.strip(), language=language, existing=existing
         )
         if result.report.verdict == "reject":
@@ -446,8 +450,8 @@ class Hub:
         """enroll.analyze = false: the decoded clip as it is, with what the caller said about it."""
         from hub.audio import decode_audio
 
-        samples, rate = await asyncio.to_thread(
-            decode_audio, audio, target_rate=REFERENCE_RATE, max_seconds=self.settings.enroll.max_seconds
+        samples, rate = await self.analysis.run(
+            decode_audio, audio, target_rate=REFERENCE_RATE, limits=self.settings.enroll.decode_limits
         )
         now = time.time()
         record = VoiceRecord(name=name, language=language, transcript=transcript,
@@ -473,11 +477,26 @@ class Hub:
                     param="against",
                 )
             embedding = np.frombuffer(record.embedding, dtype="<f4")
-        result = await asyncio.to_thread(analyze, self.toolkit, audio, text=text, against=embedding)
+        result = await self.analysis.run(analyze, self.toolkit, audio, text=text, against=embedding)
         if against is not None:
             details = {**result.report.details, "against": against}
             return dataclasses.replace(result.report, details=details)
         return result.report
+
+    async def fetch_clip(self, url: str, *, max_bytes: int | None = None) -> bytes:
+        """Download a clip for enroll/check through the one guarded fetch (hub.fetch): public addresses or
+        `enroll.allowed_hosts` only, at most enroll.max_upload_mb (or `max_bytes`, if smaller)."""
+        from hub.fetch import allow_list, fetch_audio
+
+        enroll = self.settings.enroll
+        limit = int(enroll.max_upload_mb * (1 << 20))
+        return await fetch_audio(
+            url,
+            max_bytes=limit if max_bytes is None else min(limit, max_bytes),
+            timeout_s=enroll.url_timeout_s,
+            allow_private=enroll.allow_private_urls,
+            allowed_hosts=allow_list(enroll.allowed_hosts),
+        )
 
     async def voice_details(self, name: str) -> dict[str, Any]:
         """A voice as `list_voices` shows it, plus (for cloned voices) transcript, quality report and metadata."""

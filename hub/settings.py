@@ -185,12 +185,34 @@ class EnrollSettings:
     url_timeout_s: float = 15.0
     allow_private_urls: bool = False
     """Only for tests and trusted networks: lets URL fetches reach loopback/private addresses."""
+    max_channels: int = 2
+    """Most channels a clip may have (checked from the header and while decoding)."""
+    max_sample_rate: int = 96000
+    max_decoded_mb: float = 128.0
+    """Decoded PCM of all channels as 32-bit floats, in MiB: bounds what a small compressed file can cost."""
+    analysis_workers: int = 2
+    """Threads for enroll/check analysis, apart from everything else."""
+    max_queued_analyses: int = 8
+    """Analyses that may wait for a thread; more are refused as busy (HTTP 503 + Retry-After)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Hosts ("nas.local") or host:port ("192.168.1.10:8123") that clip URLs may fetch from on the LAN."""
     analyze: bool = True
     """False stores clips as uploaded (no trimming, transcription, embedding or quality gate)."""
 
+    @property
+    def decode_limits(self) -> Any:
+        """What decoding one clip may cost (hub.audio.DecodeLimits)."""
+        from hub.audio import DecodeLimits
+
+        return DecodeLimits(self.max_seconds, self.max_channels, self.max_sample_rate,
+                            int(self.max_decoded_mb * (1 << 20)))  # fmt: skip
+
     def validate(self) -> None:
-        for key in ("max_upload_mb", "max_seconds", "url_timeout_s"):
+        for key in ("max_upload_mb", "max_seconds", "url_timeout_s", "max_channels", "max_sample_rate",
+                    "max_decoded_mb", "analysis_workers"):  # fmt: skip
             _check_positive(f"enroll.{key}", getattr(self, key))
+        if self.max_queued_analyses < 0:
+            raise ConfigError(f"enroll.max_queued_analyses must be >= 0, got {self.max_queued_analyses}")
         if not 0 < self.min_prompt_s <= self.max_prompt_s:
             raise ConfigError(
                 f"enroll.min_prompt_s ({self.min_prompt_s}) must be > 0 and <= enroll.max_prompt_s "

@@ -15,7 +15,6 @@ from aiohttp import BodyPartReader, web
 
 from hub.api import Hub
 from hub.errors import BadAudio, InvalidRequest, UploadTooLarge, WrongContentType
-from hub.fetch import fetch_audio
 
 FIELD_SLACK = 64 << 10
 """Room for the form fields and multipart boundaries beside the clip itself."""
@@ -62,10 +61,7 @@ async def read_clip(request: web.Request, hub: Hub) -> tuple[bytes, dict[str, An
     if url is not None:
         if not isinstance(url, str):
             raise InvalidRequest("`url` must be a string: an https:// link to the clip", param="url")
-        enroll = hub.settings.enroll
-        clip = await fetch_audio(url, max_bytes=limit, timeout_s=enroll.url_timeout_s,
-                                 allow_private=enroll.allow_private_urls)  # fmt: skip
-        return clip, body
+        return await hub.fetch_clip(url, max_bytes=limit), body
     if encoded is None:
         return b"", body
     if not isinstance(encoded, str):
