@@ -483,9 +483,13 @@ class Hub:
             return dataclasses.replace(result.report, details=details)
         return result.report
 
-    async def fetch_clip(self, url: str, *, max_bytes: int | None = None) -> bytes:
+    async def fetch_clip(
+        self, url: str, *, max_bytes: int | None = None, headers: Mapping[str, str] | None = None
+    ) -> bytes:
         """Download a clip for enroll/check through the one guarded fetch (hub.fetch): public addresses or
-        `enroll.allowed_hosts` only, at most enroll.max_upload_mb (or `max_bytes`, if smaller)."""
+        `enroll.allowed_hosts` only, at most enroll.max_upload_mb (or `max_bytes`, if smaller). `headers`
+        (a platform's token) reach the URL's own host only; a web page instead of audio raises code
+        `not_audio`."""
         from hub.fetch import allow_list, fetch_audio
 
         enroll = self.settings.enroll
@@ -496,6 +500,7 @@ class Hub:
             timeout_s=enroll.url_timeout_s,
             allow_private=enroll.allow_private_urls,
             allowed_hosts=allow_list(enroll.allowed_hosts),
+            headers=headers,
         )
 
     async def voice_details(self, name: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Mapping
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -27,6 +28,12 @@ MAX_REDIRECTS = 3
 
 class BadUrl(InvalidRequest):
     code = "bad_url"
+
+
+class NotAClip(BadUrl):
+    """The link answered with a web page (e.g. a login page served with 200), not audio."""
+
+    code = "not_audio"
 
 
 def _allowed(host: str, port: int | None, allowed: frozenset[str]) -> bool:
@@ -119,12 +126,15 @@ async def fetch_audio(
     timeout_s: float,
     allow_private: bool = False,
     allowed_hosts: frozenset[str] = frozenset(),
+    headers: Mapping[str, str] | None = None,
 ) -> bytes:
     """Download a clip of at most `max_bytes` within `timeout_s` seconds; every redirect is checked again.
 
     `allowed_hosts` (see `allow_list`) may resolve to private addresses; `allow_private` is the
     `enroll.allow_private_urls` setting that lifts the address check for every host (tests only).
+    `headers` (e.g. a platform's bearer token) go to the URL's own host only, never to a redirect's.
     """
+    origin = urlsplit(url).netloc
     timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=min(timeout_s, 10.0))
     resolver = _PublicResolver(allow_private, allowed_hosts)
     connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False)
@@ -132,7 +142,8 @@ async def fetch_audio(
         async with aiohttp.ClientSession(timeout=timeout, connector=connector, trust_env=False) as session:
             for _ in range(MAX_REDIRECTS + 1):
                 _check_url(url, allow_private, allowed_hosts)
-                async with session.get(url, allow_redirects=False) as response:
+                sent = dict(headers or {}) if urlsplit(url).netloc == origin else {}
+                async with session.get(url, allow_redirects=False, headers=sent) as response:
                     if response.status in (301, 302, 303, 307, 308) and "Location" in response.headers:
                         url = urljoin(url, response.headers["Location"])
                         continue
@@ -147,6 +158,12 @@ async def fetch_audio(
 async def _read(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
     if response.status != 200:
         raise _failed("the server did not return the clip")
+    if response.content_type == "text/html":
+        raise NotAClip(
+            "could not fetch the clip: the link answered with a web page, not audio (a login page?); "
+            "check the link and its permissions, or upload the file",
+            param="url",
+        )
     if response.content_length is not None and response.content_length > max_bytes:
         raise _too_large(response.content_length, max_bytes)
     data = bytearray()
@@ -166,4 +183,4 @@ def _too_large(size: int | None, max_bytes: int) -> UploadTooLarge:
     )
 
 
-__all__ = ["BadUrl", "allow_list", "check_address", "fetch_audio"]
+__all__ = ["BadUrl", "NotAClip", "allow_list", "check_address", "fetch_audio"]

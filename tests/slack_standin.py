@@ -55,6 +55,8 @@ class SlackStandIn:
         self._bytes: dict[str, tuple[str, bytes]] = {}  # file_id -> (filename, uploaded bytes)
         self._shared: dict[str, tuple[bytes, str]] = {}  # shared files users "posted": bytes, content type
         self._ids = itertools.count(1)
+        self.login_page_only = False
+        """True: every download gets the login page, as when the app lacks the files:read scope."""
         self._loop = asyncio.new_event_loop()
         self._sockets: list[web.WebSocketResponse] = []
         self._runner: web.AppRunner | None = None
@@ -197,7 +199,7 @@ class SlackStandIn:
         shared = self._shared.get(request.match_info["file_id"])
         if shared is None:
             return web.Response(status=404)
-        if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
+        if self.login_page_only or request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
             return web.Response(body=LOGIN_PAGE, content_type="text/html")  # what Slack really does
         return web.Response(body=shared[0], content_type=shared[1])
 

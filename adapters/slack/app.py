@@ -263,7 +263,7 @@ class SlackBot:
         try:
             item = files.pick_clip(shared, max_bytes)
             audio = await files.download(
-                self.session, item, self.settings.bot_token, self.settings.api_url, max_bytes
+                self.hub, item, self.settings.bot_token, self.settings.api_url, max_bytes
             )
         except files.ClipProblem as exc:
             return f":warning: {exc}"

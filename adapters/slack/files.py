@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
+from hub.api import Hub, VoxhubError
 
 DOWNLOAD_TIMEOUT_S = 60.0
 OUTPUT_EXTENSIONS = {"mp3": "mp3", "opus": "ogg"}
@@ -48,36 +48,27 @@ def token_allowed(url: str, api_url: str) -> bool:
     return urlsplit(url).scheme in ("https", "http") and (slack or host == api_host)
 
 
-async def download(
-    session: aiohttp.ClientSession, item: dict[str, Any], token: str, api_url: str, max_bytes: int
-) -> bytes:
-    """The file's bytes, fetched with the bot token (scope files:read)."""
+async def download(hub: Hub, item: dict[str, Any], token: str, api_url: str, max_bytes: int) -> bytes:
+    """The file's bytes, fetched with the bot token (scope files:read) through the hub's guarded fetch."""
     url = str(item.get("url_private_download") or item.get("url_private"))
     if not token_allowed(url, api_url):
         # The token opens the whole workspace: it only ever goes to Slack.
         raise ClipProblem("the file's link does not point at Slack, so I will not fetch it: share it again")
-    headers = {"Authorization": f"Bearer {token}"}
     try:
-        async with session.get(url, headers=headers) as resp:
-            if resp.status != 200:
-                raise ClipProblem(f"Slack answered HTTP {resp.status} for the file: share it again")
-            if resp.content_type == "text/html":
-                # Without a valid token (or the files:read scope) Slack serves its login page with a 200.
-                raise ClipProblem(
-                    "Slack sent its login page instead of the file: the app lacks the files:read scope. "
-                    "An admin must add it under OAuth & Permissions and reinstall the app"
-                )
-            data = bytearray()
-            async for piece in resp.content.iter_chunked(1 << 16):
-                data += piece
-                if len(data) > max_bytes:
-                    raise ClipProblem(
-                        f"the file is over the {max_bytes / (1 << 20):.0f} MB limit "
-                        "(adapters.slack.max_clip_mb): send a shorter clip"
-                    )
-            return bytes(data)
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise ClipProblem(f"could not download the file from Slack ({exc or type(exc).__name__})") from None
+        return await hub.fetch_clip(url, max_bytes=max_bytes, headers={"Authorization": f"Bearer {token}"})
+    except VoxhubError as exc:
+        if exc.code == "not_audio":
+            # Without a valid token (or the files:read scope) Slack serves its login page with a 200.
+            raise ClipProblem(
+                "Slack sent its login page instead of the file: the app lacks the files:read scope. "
+                "An admin must add it under OAuth & Permissions and reinstall the app"
+            ) from None
+        if exc.code == "upload_too_large":
+            raise ClipProblem(
+                f"the file is over the {max_bytes / (1 << 20):.0f} MB limit (adapters.slack.max_clip_mb): "
+                "send a shorter clip"
+            ) from None
+        raise ClipProblem(f"could not download the file from Slack: {exc.message}") from None
 
 
 async def upload(client: Any, channel: str, data: bytes, filename: str, title: str, comment: str) -> None:

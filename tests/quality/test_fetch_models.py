@@ -11,7 +11,7 @@ from aiohttp import web
 
 from hub import asr, models
 from hub.errors import ConfigError, ModelMissing, UploadTooLarge
-from hub.fetch import BadUrl, allow_list, fetch_audio
+from hub.fetch import BadUrl, NotAClip, allow_list, fetch_audio
 
 
 @pytest.mark.parametrize(
@@ -163,3 +163,38 @@ def test_faster_whisper_backend_explains_a_missing_size(tmp_path: Path) -> None:
         backend.load()
     with pytest.raises(ConfigError, match=r"asr\.backend"):
         asr.load_backend("kaldi", "base", tmp_path)
+
+
+async def test_headers_reach_the_urls_own_host_only_and_a_web_page_is_not_a_clip() -> None:
+    """A platform's token (Slack's bot token) must not follow a redirect to another host."""
+    seen: list[tuple[str, str | None]] = []
+
+    async def other(request: web.Request) -> web.Response:
+        seen.append(("other", request.headers.get("Authorization")))
+        return web.Response(body=b"RIFF", content_type="audio/wav")
+
+    other_runner, other_base = await _serve(other)
+
+    async def origin(request: web.Request) -> web.Response:
+        seen.append(("origin", request.headers.get("Authorization")))
+        if request.path == "/login":
+            return web.Response(text="<html>Sign in</html>", content_type="text/html")
+        if request.path == "/away":
+            raise web.HTTPFound(f"{other_base}/clip")
+        return web.Response(body=b"RIFF", content_type="audio/wav")
+
+    runner, base = await _serve(origin)
+    token = {"Authorization": "Bearer xoxb-secret"}
+    everyone = allow_list(["127.0.0.1"])
+    try:
+        assert await fetch_audio(f"{base}/clip", max_bytes=100, timeout_s=5, allowed_hosts=everyone,
+                                 headers=token) == b"RIFF"  # fmt: skip
+        assert await fetch_audio(f"{base}/away", max_bytes=100, timeout_s=5, allowed_hosts=everyone,
+                                 headers=token) == b"RIFF"  # fmt: skip
+        assert seen == [("origin", "Bearer xoxb-secret"), ("origin", "Bearer xoxb-secret"), ("other", None)]
+        with pytest.raises(NotAClip, match="web page, not audio") as caught:
+            await fetch_audio(f"{base}/login", max_bytes=100, timeout_s=5, allowed_hosts=everyone)
+        assert caught.value.code == "not_audio" and "Sign in" not in caught.value.message
+    finally:
+        await runner.cleanup()
+        await other_runner.cleanup()
