@@ -84,6 +84,18 @@ class Unauthorized(VoxhubError):
     code = "invalid_api_key"
 
 
+class Forbidden(VoxhubError):
+    """Refused whatever the key: a browser's cross-site request, or a key whose scope is too narrow."""
+
+    status = 403
+    type = "permission_error"
+    code = "forbidden"
+
+    def __init__(self, message: str, *, code: str = "forbidden", **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.code = code
+
+
 class EngineUnavailable(VoxhubError):
     """The engine's worker died or could not start; the request may be retried."""
 

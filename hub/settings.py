@@ -30,6 +30,10 @@ class HttpSettings:
     api_keys: tuple[str, ...] = ()
     require_api_key: str = "auto"
     max_body_mb: float = 25.0
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names besides loopback, IP literals and this machine's name (a reverse proxy's); "*" = any."""
+    allowed_origins: tuple[str, ...] = ()
+    """Web origins (scheme://host[:port]) allowed to send state-changing requests from a browser."""
 
     def validate(self) -> None:
         _check_port("http.port", self.port)

@@ -27,6 +27,7 @@ from hub.errors import (
 )
 from hub.http import uploads
 from hub.http.errors import Handler, error_middleware, http_error
+from hub.http.guard import browser_guard
 from hub.http.openapi import docs_page, openapi_spec
 from hub.scheduler import Priority
 from hub.settings import HttpSettings
@@ -41,10 +42,16 @@ CLIPS_PATH = "/v1/audio/clips/"
 
 def create_app(hub: Hub) -> web.Application:
     settings = hub.settings.http
+    public_paths = {r.path for r in hub.http_routes if r.public}
+
+    def unguarded(request: web.Request) -> bool:
+        return _is_open(request.path, public_paths)
+
     app = web.Application(
         middlewares=[
             error_middleware,
-            _auth_middleware(settings, {r.path for r in hub.http_routes if r.public}),
+            browser_guard(settings, unguarded),
+            _auth_middleware(settings, public_paths),
         ],
         client_max_size=int(settings.max_body_mb * (1 << 20)),
     )
@@ -73,10 +80,7 @@ def _auth_middleware(settings: HttpSettings, public_paths: set[str]) -> Any:
 
     @web.middleware
     async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        is_open = (
-            request.path in OPEN_PATHS or request.path in public_paths or request.path.startswith(CLIPS_PATH)
-        )
-        if enforce and not is_open:
+        if enforce and not _is_open(request.path, public_paths):
             header = request.headers.get("Authorization", "")
             token = header.removeprefix("Bearer ").strip().encode() if header.startswith("Bearer ") else b""
             if not any(hmac.compare_digest(token, key) for key in keys):
@@ -86,6 +90,11 @@ def _auth_middleware(settings: HttpSettings, public_paths: set[str]) -> Any:
         return await handler(request)
 
     return auth
+
+
+def _is_open(path: str, public_paths: set[str]) -> bool:
+    """Paths served without a key and without the browser guard (see hub.http.guard)."""
+    return path in OPEN_PATHS or path in public_paths or path.startswith(CLIPS_PATH)
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
