@@ -210,11 +210,23 @@ async def _send_audio(
     response = web.StreamResponse(headers={"Content-Type": audio.CONTENT_TYPES[fmt], **headers})
     response.enable_chunked_encoding()
     await response.prepare(request)
-    async for data in _encoded(fmt, first, chunks):
-        if data:
-            await response.write(data)
+    try:
+        async for data in _encoded(fmt, first, chunks):
+            if data:
+                await response.write(data)
+    except ConnectionError:
+        raise  # the listener hung up: nothing more to send
+    except Exception as exc:
+        # The status line went out with the first audio: a second response would corrupt the body, so the
+        # audio ends here (truncated) and the chunked stream is closed properly.
+        _log_cut(request, exc)
     await response.write_eof()
     return response
+
+
+def _log_cut(request: web.Request, exc: Exception) -> None:
+    message = exc.message if isinstance(exc, VoxhubError) else repr(exc)
+    log.warning("%s %s: stream cut after its first audio: %s", request.method, request.path, message)
 
 
 async def _send_sse(
@@ -238,8 +250,12 @@ async def _send_sse(
             "usage": {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0},
         }
         await response.write(f"data: {json.dumps(done)}\n\n".encode())
-    except VoxhubError as exc:
-        await response.write(f"data: {json.dumps({'type': 'error', **exc.to_openai()})}\n\n".encode())
+    except ConnectionError:
+        raise
+    except Exception as exc:
+        _log_cut(request, exc)
+        error = exc if isinstance(exc, VoxhubError) else VoxhubError("the stream failed; retry the request")
+        await response.write(f"data: {json.dumps({'type': 'error', **error.to_openai()})}\n\n".encode())
     await response.write_eof()
     return response
 
