@@ -38,6 +38,7 @@ from hub.errors import (
     VoiceNotFound,
     VoxhubError,
 )
+from hub.keys import KeyStore
 from hub.library import VoiceLibrary, VoiceRecord, validate_voice_name
 from hub.metrics import Metrics
 from hub.quality import QualityReport
@@ -148,6 +149,8 @@ class Hub:
         self._voice_listeners: list[Callable[[], None]] = []
         self.http_routes: list[HttpRoute] = []
         """Routes adapters mount on the daemon's HTTP server (see `add_http_route`)."""
+        self.keys = KeyStore(library, settings.http.api_keys)
+        """API keys (config and `voxhub keys create`), checked by the HTTP API."""
         self.toolkit = Toolkit(settings)
         """VAD, speaker encoder and ASR for enroll/check: built here, each model loaded on first use."""
 

@@ -120,6 +120,18 @@ class ConfigError(Exception):
     """Invalid settings: stops start-up with a message naming the key and the fix."""
 
 
+class TooManyRequests(VoxhubError):
+    """A client that must slow down (e.g. too many wrong API keys); Retry-After says for how long."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float = 60.0, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
 class WrongContentType(InvalidRequest):
     status = 415
     code = "wrong_content_type"

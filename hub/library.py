@@ -26,7 +26,7 @@ import sqlite_utils
 from sqlite_utils.db import ForeignKey
 
 from engines.base import VoiceInfo
-from hub.errors import BadAudio, InvalidVoiceName, VoiceExists, VoiceNotFound
+from hub.errors import BadAudio, InvalidRequest, InvalidVoiceName, VoiceExists, VoiceNotFound
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +107,21 @@ def _m2_user_voices(db: Database) -> None:
     )
 
 
+def _m3_api_keys(db: Database) -> None:
+    # API keys created by `voxhub keys create`: only a SHA-256 of each (high-entropy) key is kept.
+    keys = db.table("api_keys")
+    keys.create(
+        {"name": str, "hash": str, "scope": str, "created_at": float, "last_used": float},
+        pk="name",
+        not_null=["name", "hash", "scope", "created_at"],
+    )
+    keys.create_index(["hash"], unique=True)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial", _m1_initial),
     Migration(2, "user_voices", _m2_user_voices),
+    Migration(3, "api_keys", _m3_api_keys),
 ]
 """The registry, in order. Append new steps; `open` runs those not yet in `_migrations`."""
 
@@ -391,6 +403,43 @@ class VoiceLibrary:
                 )
 
         self._submit(write)
+
+    # API keys (hub.keys): hashes only
+
+    def add_api_key(self, name: str, digest: str, scope: str) -> None:
+        """Store a key's hash under `name`; InvalidRequest if the name is taken."""
+
+        def write(db: Database) -> None:
+            if db.execute("SELECT 1 FROM api_keys WHERE name = ?", [name]).fetchone():
+                raise InvalidRequest(f"a key named {name!r} exists: revoke it first or pick another name")
+            db.table("api_keys").insert(
+                {"name": name, "hash": digest, "scope": scope, "created_at": time.time(), "last_used": None}
+            )
+
+        self._submit(write)
+
+    def api_keys(self) -> list[dict[str, Any]]:
+        """Every key's name, scope, created_at and last_used (never the hash)."""
+        sql = "SELECT name, scope, created_at, last_used FROM api_keys ORDER BY name"
+        return list(self._read().query(sql))
+
+    def has_api_keys(self) -> bool:
+        """Whether any key was created."""
+        return bool(self._read().execute("SELECT EXISTS (SELECT 1 FROM api_keys)").fetchone()[0])
+
+    def api_key_scope(self, digest: str) -> tuple[str, str] | None:
+        """(name, scope) of the key with this hash, or None."""
+        row = self._read().execute("SELECT name, scope FROM api_keys WHERE hash = ?", [digest]).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    def revoke_api_key(self, name: str) -> bool:
+        """Delete a key; False if there was none."""
+        return self._submit(lambda db: db.execute("DELETE FROM api_keys WHERE name = ?", [name]).rowcount > 0)
+
+    def touch_api_key(self, name: str) -> None:
+        """Record that a key was used (in the background: a request never waits for it)."""
+        sql = "UPDATE api_keys SET last_used = ? WHERE name = ?"
+        self._enqueue(lambda db: db.execute(sql, [time.time(), name]), None, True)
 
     # engine prompts (derived from a voice's reference by one engine version)
 

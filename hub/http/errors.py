@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from hub.errors import EngineUnavailable, VoxhubError
+from hub.errors import EngineUnavailable, TooManyRequests, VoxhubError
 
 log = logging.getLogger("voxhub.http")
 
@@ -19,7 +19,7 @@ _HTTP_TYPES = {401: "invalid_request_error", 404: "invalid_request_error", 405: 
 
 def error_response(exc: VoxhubError) -> web.Response:
     headers = {}
-    if isinstance(exc, EngineUnavailable):
+    if isinstance(exc, (EngineUnavailable, TooManyRequests)):
         headers["Retry-After"] = str(max(1, round(exc.retry_after)))
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hmac
 import json
 import logging
 import time
@@ -20,17 +19,16 @@ from hub.errors import (
     BadAudio,
     InvalidRequest,
     NotFound,
-    Unauthorized,
     UnsupportedFormat,
     VoxhubError,
     WrongContentType,
 )
 from hub.http import uploads
-from hub.http.errors import Handler, error_middleware, http_error
+from hub.http.auth import auth_middleware
+from hub.http.errors import error_middleware, http_error
 from hub.http.guard import browser_guard
 from hub.http.openapi import docs_page, openapi_spec
 from hub.scheduler import Priority
-from hub.settings import HttpSettings
 
 log = logging.getLogger("voxhub.http")
 
@@ -51,7 +49,7 @@ def create_app(hub: Hub) -> web.Application:
         middlewares=[
             error_middleware,
             browser_guard(settings, unguarded),
-            _auth_middleware(settings, public_paths),
+            auth_middleware(settings, hub.keys, unguarded),
         ],
         client_max_size=int(settings.max_body_mb * (1 << 20)),
     )
@@ -72,24 +70,6 @@ def create_app(hub: Hub) -> web.Application:
     for route in hub.http_routes:  # mounted by adapters (e.g. Slack's /slack/events)
         app.router.add_route(route.method, route.path, route.handler)
     return app
-
-
-def _auth_middleware(settings: HttpSettings, public_paths: set[str]) -> Any:
-    keys = [key.encode() for key in settings.api_keys]
-    enforce = bool(keys) or settings.keys_required
-
-    @web.middleware
-    async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if enforce and not _is_open(request.path, public_paths):
-            header = request.headers.get("Authorization", "")
-            token = header.removeprefix("Bearer ").strip().encode() if header.startswith("Bearer ") else b""
-            if not any(hmac.compare_digest(token, key) for key in keys):
-                raise Unauthorized(
-                    "missing or invalid API key: send `Authorization: Bearer <key>` with a key from http.api_keys"
-                )
-        return await handler(request)
-
-    return auth
 
 
 def _is_open(path: str, public_paths: set[str]) -> bool:
