@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hub import __version__
-from hub.errors import ConfigError, VoxhubError
+from hub.errors import ConfigError, StorageError, VoxhubError
 from hub.settings import Settings, load_settings
 
 log = logging.getLogger("voxhub")
@@ -147,6 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(asyncio.run(args.func(settings, args)) or 0)
     except ConfigError as exc:
         print(f"voxhub: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except StorageError as exc:  # the data directory: one line naming it and the fix, no traceback
+        print(f"voxhub: {exc.message}", file=sys.stderr)
         return 2
     except VoxhubError as exc:
         print(f"voxhub: {exc.message}", file=sys.stderr)

@@ -120,6 +120,14 @@ class ConfigError(Exception):
     """Invalid settings: stops start-up with a message naming the key and the fix."""
 
 
+class StorageError(VoxhubError):
+    """The data directory cannot be written (disk full, read-only, no permission); nothing was stored."""
+
+    status = 507
+    type = "server_error"
+    code = "storage_unavailable"
+
+
 class TooManyRequests(VoxhubError):
     """A client that must slow down (e.g. too many wrong API keys); Retry-After says for how long."""
 

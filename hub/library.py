@@ -7,6 +7,7 @@ use one connection per thread and, thanks to WAL, never wait for the writer.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import queue
@@ -26,7 +27,7 @@ import sqlite_utils
 from sqlite_utils.db import ForeignKey
 
 from engines.base import VoiceInfo
-from hub.errors import BadAudio, InvalidRequest, InvalidVoiceName, VoiceExists, VoiceNotFound
+from hub.errors import BadAudio, InvalidRequest, InvalidVoiceName, StorageError, VoiceExists, VoiceNotFound
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +241,38 @@ def _record(row: dict[str, Any]) -> VoiceRecord:
     )
 
 
+_STORAGE_MESSAGES = ("disk is full", "readonly database", "unable to open database", "disk i/o error",
+                     "read-only file system", "no space left", "permission denied")  # fmt: skip
+
+
+def _is_storage_problem(exc: BaseException) -> bool:
+    """A write failed because of the disk or the directory, not because of what was written."""
+    if isinstance(exc, OSError) and exc.errno in (
+        errno.ENOSPC,
+        errno.EROFS,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EDQUOT,
+    ):
+        return True
+    return isinstance(exc, (sqlite3.Error, OSError)) and any(m in str(exc).lower() for m in _STORAGE_MESSAGES)
+
+
+def storage_error(path: Path, exc: BaseException) -> StorageError:
+    """The error that names the data directory and what to do about it."""
+    reason = str(exc).lower()
+    if (
+        "full" in reason
+        or "no space" in reason
+        or getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
+    ):
+        fix = "the disk is full: free space there, or move the data directory (VOXHUB_DATA_DIR / data_dir)"
+    else:
+        fix = (f"it is not writable ({exc}): give the daemon's user write access, or choose another data "
+               "directory (VOXHUB_DATA_DIR / data_dir)")  # fmt: skip
+    return StorageError(f"cannot write the voice library {path} in the data directory {path.parent}: {fix}")
+
+
 class _Job(NamedTuple):
     fn: Callable[[Database], Any]
     future: Future[Any] | None  # None: fire and forget (errors are logged)
@@ -273,14 +306,20 @@ class VoiceLibrary:
         # data_version it was counted at (another process writing the file changes it).
         self._cache_total: int | None = None
         self._data_version = -1
+        self._storage_warned = False
 
     # lifecycle
 
     @classmethod
     def open(cls, path: Path, *, busy_timeout: float = 5.0) -> VoiceLibrary:
-        """Open (creating if needed) the library at `path` and bring its schema up to date."""
+        """Open (creating if needed) the library at `path` and bring its schema up to date.
+
+        StorageError (one line naming the directory and the fix) when the directory cannot be written."""
         library = cls(path, busy_timeout=busy_timeout)
-        library.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            library.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error(library.path, exc) from None
         ready: Future[None] = Future()
         library._writer = threading.Thread(
             # daemon: a library never closed must not hang interpreter exit; every public write
@@ -294,8 +333,10 @@ class VoiceLibrary:
         try:
             ready.result()
             library._submit(_run_migrations, transactional=False)
-        except BaseException:
+        except BaseException as exc:
             library.close()
+            if _is_storage_problem(exc):
+                raise storage_error(library.path, exc) from None
             raise
         return library
 
@@ -589,7 +630,12 @@ class VoiceLibrary:
         except BaseException as exc:
             self._cache_total = None  # the rolled-back job may have changed it: recount next time
             if job.future is None:
-                log.exception("voice library background write failed")
+                if _is_storage_problem(exc):  # e.g. cache-hit stamps on a full disk: say it once, briefly
+                    if not self._storage_warned:
+                        self._storage_warned = True
+                        log.warning("%s", storage_error(self.path, exc).message)
+                else:
+                    log.exception("voice library background write failed")
             else:
                 job.future.set_exception(exc)
             return
@@ -612,7 +658,12 @@ class VoiceLibrary:
         future: Future[T] = Future()
         if not self._enqueue(fn, future, transactional):
             raise RuntimeError("the voice library is closed")
-        return future.result()
+        try:
+            return future.result()
+        except (sqlite3.Error, OSError) as exc:
+            if _is_storage_problem(exc):
+                raise storage_error(self.path, exc) from None
+            raise
 
     def _stamp(self) -> float:
         # Strictly increasing within the process, so LRU order is call order even when two calls

@@ -62,3 +62,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                 405, f"method {request.method} is not allowed on {request.path}", "method_not_allowed"
             )
         return http_error(exc.status, exc.reason, "http_error")
+    except Exception:
+        # A bug, not bad input: still OpenAI's shape (clients parse it), with the details in the log.
+        log.exception("%s %s failed", request.method, request.path)
+        return http_error(500, "internal error: the daemon's log has the details", "internal_error")

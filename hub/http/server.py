@@ -321,7 +321,9 @@ async def check_quality(request: web.Request) -> web.Response:
 async def health(request: web.Request) -> web.Response:
     hub = request.app[HUB_KEY]
     report = await hub.health()
-    return web.json_response(report, status=200 if report["status"] == "ok" else 503)
+    # 503 only when nothing can speak: a full disk degrades the hub but it still serves (probes must not
+    # restart it for that).
+    return web.json_response(report, status=200 if report["serving"] else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
