@@ -119,7 +119,7 @@ async def speech(request: web.Request) -> web.StreamResponse:
     req = SpeechRequest(
         text=text,
         voice=voice,
-        speed=float(_field(body, "speed", (int, float), 1.0)),
+        speed=_speed(_field(body, "speed", (int, float), 1.0)),
         engine=_field(body, "model", str, None),
         speaker=_field(body, "speaker", str, None),
         priority=Priority.NORMAL,
@@ -142,6 +142,13 @@ async def speech(request: web.Request) -> web.StreamResponse:
         return await _send_audio(request, fmt, first, chunks, headers)
     finally:
         await stream.aclose()
+
+
+def _speed(value: float) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # a JSON integer beyond any float
+        raise InvalidRequest("`speed` is out of range: use a value from 0.25 to 4.0", param="speed") from None
 
 
 def _engine_options(options: dict[str, Any]) -> dict[str, Any]:

@@ -65,8 +65,13 @@ async def read_clip(request: web.Request, hub: Hub) -> tuple[bytes, dict[str, An
         if not isinstance(url, str):
             raise InvalidRequest("`url` must be a string: an https:// link to the clip", param="url")
         enroll = hub.settings.enroll
-        clip = await fetch_audio(url, max_bytes=limit, timeout_s=enroll.url_timeout_s,
-                                 allow_private=enroll.allow_private_urls)  # fmt: skip
+        try:
+            clip = await fetch_audio(url, max_bytes=limit, timeout_s=enroll.url_timeout_s,
+                                     allow_private=enroll.allow_private_urls)  # fmt: skip
+        except ValueError as exc:  # urllib's parser on a malformed URL (e.g. "http://[::1")
+            raise InvalidRequest(
+                f"`url` is not a valid URL ({exc}): send an https:// link", param="url"
+            ) from None
         return clip, body
     if encoded is None:
         return b"", body
