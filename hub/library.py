@@ -317,7 +317,9 @@ class VoiceLibrary:
         StorageError (one line naming the directory and the fix) when the directory cannot be written."""
         library = cls(path, busy_timeout=busy_timeout)
         try:
-            library.path.parent.mkdir(parents=True, exist_ok=True)
+            # Voices are biometric data: a new data directory and the library are the owner's alone.
+            library.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            library.path.touch(mode=0o600, exist_ok=True)  # SQLite gives -wal and -shm the same mode
         except OSError as exc:
             raise storage_error(library.path, exc) from None
         ready: Future[None] = Future()
