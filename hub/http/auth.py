@@ -18,6 +18,7 @@ from aiohttp import web
 
 from hub.errors import Forbidden, TooManyRequests, Unauthorized
 from hub.http.errors import Handler
+from hub.http.guard import AUTHENTICATED
 from hub.keys import KeyStore
 from hub.settings import HttpSettings
 
@@ -94,6 +95,7 @@ def auth_middleware(settings: HttpSettings, keys: KeyStore, is_open: Callable[[w
                 "with `voxhub keys create NAME --scope admin`",
                 code="insufficient_scope",
             )
+        request[AUTHENTICATED] = scope
         return await handler(request)
 
     return auth

@@ -10,7 +10,9 @@ hub itself. Two checks stop both, for every route of the app (a web UI mounted l
   `http.allowed_origins`. Clients that are not browsers (the openai SDK, curl) send no Origin.
 
 Exempt: `/health` (probes by container or service names), the static docs, remembered clips (fetched
-by media players by their random id) and adapters' public routes (they authenticate requests themselves).
+by media players by their random id), adapters' public routes (they authenticate requests themselves),
+and requests that carried a valid API key: a rebinding or cross-site page does not have one, so a LAN
+client may use any name for the hub (homeassistant.local) once keys are on.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from hub.http.errors import Handler
 from hub.settings import HttpSettings
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+AUTHENTICATED = "voxhub.key_scope"
+"""Set on a request by the key check (hub.http.auth) when it carried a valid key: the guard lets it pass."""
 _WILDCARDS = ("0.0.0.0", "::", "")
 
 
@@ -74,10 +78,11 @@ def browser_guard(settings: HttpSettings, exempt: Callable[[web.Request], bool])
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if exempt(request):
+        if exempt(request) or request.get(AUTHENTICATED):
             return await handler(request)
         header = request.headers.get("Host", "")
-        if not any_host and not _host_ok(_split_host(header), names):
+        # Browsers always send Host; a request without one (HTTP/1.0 tools) cannot be a rebinding page.
+        if header and not any_host and not _host_ok(_split_host(header), names):
             raise Forbidden(
                 f"requests for host {header!r} are refused (a web page using DNS rebinding sends its own "
                 "name): reach the hub by localhost or its address, or add the name to http.allowed_hosts",

@@ -48,8 +48,10 @@ def create_app(hub: Hub) -> web.Application:
     app = web.Application(
         middlewares=[
             error_middleware,
-            browser_guard(settings, unguarded),
+            # Keys first: a request that proves a key cannot come from a rebinding or cross-site page (it
+            # would need the key), so the browser guard only judges requests made without one.
             auth_middleware(settings, hub.keys, unguarded),
+            browser_guard(settings, unguarded),
         ],
         client_max_size=int(settings.max_body_mb * (1 << 20)),
     )

@@ -107,3 +107,14 @@ def test_allowed_hosts_and_origins_settings(daemon_factory: object) -> None:
     headers = {"Host": "voxhub.example.com", "Origin": "https://dash.example.com", "Content-Type": ctype}
     assert raw(daemon, "POST", "/v1/voices", body, headers)[0] == 201
     assert raw(daemon, "GET", "/v1/voices", headers={"Host": "other.example.com"})[0] == 403
+
+
+def test_a_valid_key_passes_the_guard_but_a_junk_one_does_not(daemon_factory: object) -> None:
+    daemon = daemon_factory(env={**FAKE_ONLY, "VOXHUB_HTTP__API_KEYS": "sekrit"})  # type: ignore[operator]
+    port = urlparse(daemon.url).port
+    # A LAN client reaching the hub by a name of its own (mDNS, a hosts entry), with its key.
+    named = {"Host": f"homeassistant.local:{port}", "Authorization": "Bearer sekrit"}
+    assert raw(daemon, "GET", "/v1/voices", headers=named)[0] == 200
+    # A rebinding page can send any header, but it has no key.
+    junk = {"Host": f"evil.example:{port}", "Authorization": "Bearer guess"}
+    assert raw(daemon, "GET", "/v1/voices", headers=junk)[0] == 401
