@@ -30,7 +30,8 @@ from hub.http.errors import Handler
 from hub.settings import HttpSettings
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-AUTHENTICATED = "voxhub.key_scope"
+_RequestKey = getattr(web, "RequestKey", None)  # aiohttp >= 3.13 warns about plain string keys
+AUTHENTICATED: Any = _RequestKey("voxhub.key_scope", str) if _RequestKey else "voxhub.key_scope"
 """Set on a request by the key check (hub.http.auth) when it carried a valid key: the guard lets it pass."""
 _WILDCARDS = ("0.0.0.0", "::", "")
 

@@ -118,3 +118,4 @@ def test_a_valid_key_passes_the_guard_but_a_junk_one_does_not(daemon_factory: ob
     # A rebinding page can send any header, but it has no key.
     junk = {"Host": f"evil.example:{port}", "Authorization": "Bearer guess"}
     assert raw(daemon, "GET", "/v1/voices", headers=junk)[0] == 401
+    assert "Warning" not in daemon.log() and "Traceback" not in daemon.log()
