@@ -18,6 +18,7 @@ import difflib
 import hashlib
 import json
 import logging
+import shutil
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,10 +36,12 @@ from hub.errors import (
     ConfigError,
     EngineUnavailable,
     InvalidRequest,
+    StorageError,
     VoiceExists,
     VoiceNotFound,
     VoxhubError,
 )
+from hub.keys import KeyStore
 from hub.library import VoiceLibrary, VoiceRecord, validate_voice_name
 from hub.metrics import Metrics
 from hub.quality import QualityReport
@@ -74,6 +77,8 @@ OPENAI_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 # The formats `Hub.encode` writes (hub.audio.FORMATS, repeated so importing the facade stays light).
 AUDIO_FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
 MIN_SPEED, MAX_SPEED = 0.25, 4.0
+MIN_FREE_BYTES = 1 << 20
+"""Less free space than this in the data directory makes /health say "degraded"."""
 REFERENCE_RATE = 24000
 
 
@@ -149,6 +154,10 @@ class Hub:
         self._voice_listeners: list[Callable[[], None]] = []
         self.http_routes: list[HttpRoute] = []
         """Routes adapters mount on the daemon's HTTP server (see `add_http_route`)."""
+        self.storage_error: str | None = None
+        """Why the last write to the library failed (disk full, read-only), until a write succeeds again."""
+        self.keys = KeyStore(library, settings.http.api_keys)
+        """API keys (config and `voxhub keys create`), checked by the HTTP API."""
         self.toolkit = Toolkit(settings)
         """VAD, speaker encoder and ASR for enroll/check: built here, each model loaded on first use."""
         self.analysis = AnalysisPool(settings.enroll.analysis_workers, settings.enroll.max_queued_analyses)
@@ -353,9 +362,25 @@ class Hub:
         first = parts[0]
         audio = b"".join(p.audio for p in parts)
         max_bytes = int(self.settings.cache.max_mb * (1 << 20))
-        await asyncio.to_thread(
-            self.library.cache_put, key, first.rate, first.width, first.channels, audio, max_bytes=max_bytes
-        )
+        try:
+            await asyncio.to_thread(
+                self.library.cache_put,
+                key,
+                first.rate,
+                first.width,
+                first.channels,
+                audio,
+                max_bytes=max_bytes,
+            )
+        except StorageError as exc:  # the listener still gets every sentence; only the cache misses out
+            self._storage_failed(exc)
+        else:
+            self.storage_error = None
+
+    def _storage_failed(self, exc: StorageError) -> None:
+        if self.storage_error is None:
+            log.warning("%s (synthesis goes on without the cache)", exc.message)
+        self.storage_error = exc.message
 
     async def _prompt(self, pool: EnginePool, voice: str) -> bytes:
         """The engine's prompt for a cloned voice: from the library, or prepared once and stored."""
@@ -374,7 +399,10 @@ class Hub:
         item = await job.results.get()
         if isinstance(item, BaseException):
             raise item
-        await asyncio.to_thread(self.library.put_prompt, voice, info.name, info.version, item.payload)
+        try:
+            await asyncio.to_thread(self.library.put_prompt, voice, info.name, info.version, item.payload)
+        except StorageError as exc:  # prepared again next time
+            self._storage_failed(exc)
         return item.payload
 
     async def open_session(self, request: SpeechRequest) -> SpeechSession:
@@ -602,13 +630,28 @@ class Hub:
         engines = {name: pool.health() for name, pool in self.pools.items()}
         for name, pool in self.pools.items():
             self.metrics.queued.labels(name).set(len(pool.scheduler))
-        ok = any(pool.info is not None for pool in self.pools.values())
+        serving = any(pool.info is not None for pool in self.pools.values())
+        problem = self.storage_error or await asyncio.to_thread(self._storage_problem)
         return {
-            "status": "ok" if ok else "degraded",
+            "status": "ok" if serving and problem is None else "degraded",
+            "serving": serving,
             "uptime_s": round(time.time() - self.started_at, 1),
             "engines": engines,
             "cache": {"entries": entries, "bytes": size},
+            "library": {"path": str(self.library.path), "writable": problem is None, "error": problem},
         }
+
+    def _storage_problem(self) -> str | None:
+        """Why the data directory cannot take writes now (nearly no space left), or None."""
+        directory = self.library.path.parent
+        try:
+            free = shutil.disk_usage(directory).free
+        except OSError as exc:
+            return f"cannot check the data directory {directory}: {exc}"
+        if free < MIN_FREE_BYTES:
+            return (f"the disk holding the data directory {directory} is full ({free} bytes free): free space "
+                    "there, or move the data directory (VOXHUB_DATA_DIR / data_dir)")  # fmt: skip
+        return None
 
 
 async def _job_audio(job: Job) -> AsyncIterator[AudioChunk]:

@@ -97,11 +97,13 @@ class _PublicResolver(AbstractResolver):
 
 
 def _check_url(url: str, allow_private: bool, allowed: frozenset[str]) -> str:
-    parts = urlsplit(url)
     try:
+        parts = urlsplit(url)
         host, port = parts.hostname, parts.port
-    except ValueError:
-        host, port = None, None
+    except ValueError:  # urllib's parser on a malformed URL (e.g. "http://[::1")
+        raise BadUrl(
+            f"{url!r} is not a valid URL: give an https://... link to the clip", param="url"
+        ) from None
     if parts.scheme not in ("https", "http") or not host:
         raise BadUrl(f"{url!r} is not an http(s) URL: give an https://... link to the clip", param="url")
     port = port or (443 if parts.scheme == "https" else 80)
@@ -134,6 +136,7 @@ async def fetch_audio(
     `enroll.allow_private_urls` setting that lifts the address check for every host (tests only).
     `headers` (e.g. a platform's bearer token) go to the URL's own host only, never to a redirect's.
     """
+    _check_url(url, allow_private, allowed_hosts)
     origin = urlsplit(url).netloc
     timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=min(timeout_s, 10.0))
     resolver = _PublicResolver(allow_private, allowed_hosts)
@@ -145,7 +148,10 @@ async def fetch_audio(
                 sent = dict(headers or {}) if urlsplit(url).netloc == origin else {}
                 async with session.get(url, allow_redirects=False, headers=sent) as response:
                     if response.status in (301, 302, 303, 307, 308) and "Location" in response.headers:
-                        url = urljoin(url, response.headers["Location"])
+                        try:
+                            url = urljoin(url, response.headers["Location"])
+                        except ValueError:
+                            raise _failed("the server sent a malformed redirect") from None
                         continue
                     return await _read(response, max_bytes)
             raise _failed(f"more than {MAX_REDIRECTS} redirects")

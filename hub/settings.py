@@ -30,14 +30,24 @@ class HttpSettings:
     api_keys: tuple[str, ...] = ()
     require_api_key: str = "auto"
     max_body_mb: float = 25.0
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names besides loopback, IP literals and this machine's name (a reverse proxy's); "*" = any."""
+    allowed_origins: tuple[str, ...] = ()
+    """Web origins (scheme://host[:port]) allowed to send state-changing requests from a browser."""
+    auth_failures_per_minute: int = 10
+    """Wrong API keys a client (IP address) may send in a minute before it gets 429."""
 
     def validate(self) -> None:
         _check_port("http.port", self.port)
         _check_choice("http.require_api_key", self.require_api_key, ("auto", "always", "never"))
-        if self.keys_required and not self.api_keys:
+        _check_positive("http.auth_failures_per_minute", self.auth_failures_per_minute)
+        # "always" may rely on keys made by `voxhub keys create` alone; "auto" beyond loopback wants a
+        # deliberate choice.
+        if self.keys_required and not self.api_keys and self.require_api_key == "auto":
             raise ConfigError(
                 f"http.api_keys is empty but http.host = {self.host!r} is not a loopback address, so API keys "
-                'are required: set http.api_keys = ["..."] (or VOXHUB_HTTP__API_KEYS), or set '
+                'are required: set http.api_keys = ["..."] (or VOXHUB_HTTP__API_KEYS), or create keys with '
+                '`voxhub keys create NAME` and set http.require_api_key = "always", or set '
                 'http.require_api_key = "never" if the network is trusted'
             )
 
