@@ -4,6 +4,12 @@ Work is queued one sentence at a time, and the next sentence to run is the one w
 (priority, position in its stream, arrival) key. So with several clients speaking at once, every
 client's first sentence is served before anyone's second, and interactive requests (a voice assistant
 waiting to answer) overtake queued announcements.
+
+Two refinements keep everyone moving:
+- a fair share: after FAIR_SHARE interactive sentences in a row while a NORMAL or ANNOUNCEMENT sentence waits,
+  the best of those goes next, so a stream of voice-assistant requests cannot starve HTTP clients entirely
+  (interactive requests still get FAIR_SHARE turns out of FAIR_SHARE + 1);
+- BACKGROUND (long-form jobs) never gets a fair share: a job's chunk runs only when nothing else waits.
 """
 
 from __future__ import annotations
@@ -21,6 +27,12 @@ class Priority(enum.IntEnum):
     INTERACTIVE = 0
     NORMAL = 1
     ANNOUNCEMENT = 2
+    BACKGROUND = 3
+    """Long-form job chunks (hub.jobs): behind everything a listener is waiting for."""
+
+
+FAIR_SHARE = 4
+"""Interactive sentences served in a row before a waiting NORMAL/ANNOUNCEMENT sentence gets a turn."""
 
 
 _arrivals = itertools.count()
@@ -52,6 +64,7 @@ class Scheduler:
     def __init__(self) -> None:
         self._pending: list[Job] = []
         self._changed = asyncio.Condition()
+        self._interactive_streak = 0
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -75,9 +88,21 @@ class Scheduler:
                     await asyncio.wait_for(self._changed.wait_for(lambda: bool(self._pending)), remaining)
                 except TimeoutError:
                     return None
-            job = min(self._pending, key=Job.order)
+            job = self._pick()
             self._pending.remove(job)
             return job
+
+    def _pick(self) -> Job:
+        best = min(self._pending, key=Job.order)
+        if best.priority != Priority.INTERACTIVE:
+            self._interactive_streak = 0
+            return best
+        waiting = [j for j in self._pending if Priority.INTERACTIVE < j.priority < Priority.BACKGROUND]
+        if waiting and self._interactive_streak >= FAIR_SHARE:
+            self._interactive_streak = 0
+            return min(waiting, key=Job.order)
+        self._interactive_streak += 1 if waiting else 0
+        return best
 
     def discard(self, job: Job) -> bool:
         """Drop a job that has not started; False if a worker already took it."""

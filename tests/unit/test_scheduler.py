@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from hub.scheduler import Job, Priority, Scheduler
+from hub.scheduler import FAIR_SHARE, Job, Priority, Scheduler
 
 
 def _stream(
@@ -77,3 +77,24 @@ async def test_a_job_discarded_while_a_worker_wakes_up_does_not_kill_the_worker(
             await asyncio.sleep(0)
         scheduler.discard(job)
         assert await taker in (None, job), yields
+
+
+async def test_a_stream_of_interactive_requests_leaves_normal_ones_a_fair_share() -> None:
+    # The load test's finding: Wyoming (INTERACTIVE) requests arriving without pause starved HTTP (NORMAL).
+    scheduler = Scheduler()
+    await scheduler.submit(*_stream("http", 2, Priority.NORMAL))
+    await scheduler.submit(*_stream("job", 1, Priority.BACKGROUND))
+    for i in range(12):
+        await scheduler.submit(*_stream(f"ha{i}-", 1, Priority.INTERACTIVE))
+    order = await _drain(scheduler)
+    assert order.index("http0") == FAIR_SHARE  # after FAIR_SHARE interactive ones, not after all twelve
+    assert order.index("http1") == 2 * FAIR_SHARE + 1
+    assert order[-1] == "job0"  # a background chunk never gets a share: it waits for everyone
+
+
+async def test_background_job_chunks_wait_behind_every_other_priority() -> None:
+    scheduler = Scheduler()
+    await scheduler.submit(*_stream("book", 2, Priority.BACKGROUND))
+    await scheduler.submit(*_stream("news", 1, Priority.ANNOUNCEMENT, first_index=9))
+    await scheduler.submit(*_stream("chat", 1, Priority.NORMAL, first_index=5))
+    assert await _drain(scheduler) == ["chat5", "news9", "book0", "book1"]
