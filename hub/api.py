@@ -98,6 +98,8 @@ class SpeechRequest:
     first_index: int = 0
     """Position of this text's first sentence in a longer stream (see `Hub.open_session`): later sentences of
     a stream queue behind other clients' first ones."""
+    cache: bool = True
+    """False: neither read nor fill the synthesis cache (long-form jobs, whose sentences rarely repeat)."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,10 @@ class Hub:
         """VAD, speaker encoder and ASR for enroll/check: built here, each model loaded on first use."""
         self.analysis = AnalysisPool(settings.enroll.analysis_workers, settings.enroll.max_queued_analyses)
         """Enroll/check analysis runs here, bounded, never on the executor that library reads share."""
+        from hub.jobs import JobRunner
+
+        self.jobs = JobRunner(self)
+        """Long-form jobs (POST /v1/jobs): persisted chunk by chunk, resumed by `open`."""
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -172,14 +178,17 @@ class Hub:
         for pool in pools.values():
             pool.warmup_voice = settings.voices.aliases.get(settings.voices.default, settings.voices.default)
             pool.data_dir = settings.data_dir
+            pool.scheduler.background_limit = max(1, pool.settings.workers - settings.jobs.reserved_workers)
         hub = cls(settings, library, pools)
         try:
             await asyncio.gather(*(pool.start() for pool in pools.values()))
+            await hub.jobs.start()  # jobs a crash interrupted go on from their last finished chunk
             yield hub
         finally:
             await hub.close()
 
     async def close(self) -> None:
+        await self.jobs.close()
         self.analysis.close()
         await asyncio.gather(*(pool.close() for pool in self.pools.values()), return_exceptions=True)
         await asyncio.to_thread(self.library.close)
@@ -255,7 +264,9 @@ class Hub:
         # A cloned voice's audio changes when it is re-enrolled: its timestamp is part of the cache key.
         stamp = str(record.updated_at) if record is not None else ""
         keys = [self._cache_key(pool.info, voice, stamp, request, sentence) for sentence in sentences]
-        cached = await asyncio.to_thread(self._cache_lookup, keys)
+        cached: list[AudioChunk | None] = [None] * len(keys)
+        if request.cache:
+            cached = await asyncio.to_thread(self._cache_lookup, keys)
         chunks = self._stream(pool, request, voice, prompt, sentences, keys, cached)
         return SpeechStream(voice, engine, sentences, chunks, sum(1 for c in cached if c is not None))
 
@@ -337,7 +348,8 @@ class Hub:
                         yield chunk
                     self.metrics.sentences.labels(pool.name, "engine").inc()
                     self.metrics.audio_seconds.labels(pool.name).inc(sum(p.seconds for p in parts))
-                    await self._remember(keys[index], parts)
+                    if request.cache:
+                        await self._remember(keys[index], parts)
                     continue
                 if first:
                     self.metrics.first_audio.labels(pool.name).observe(time.perf_counter() - started)

@@ -119,10 +119,33 @@ def _m3_api_keys(db: Database) -> None:
     keys.create_index(["hash"], unique=True)
 
 
+def _m5_jobs(db: Database) -> None:
+    # Long-form jobs (hub.jobs), chunk by chunk with their audio, so a job survives a restart. Id 5: 4 is
+    # kept for the consent migration of a parallel branch.
+    db.table("jobs").create(
+        {"id": str, "state": str, "spec": str, "chapters": str, "owner": str, "error": str,
+         "total": int, "created_at": float, "started_at": float, "finished_at": float,
+         "webhook_state": str},
+        pk="id",
+        not_null=["id", "state", "spec", "chapters", "total", "created_at"],
+    )  # fmt: skip
+    chunks = db.table("job_chunks")
+    chunks.create(
+        {"job": str, "idx": int, "chapter": int, "text": str, "state": str, "attempts": int,
+         "audio": bytes, "rate": int, "seconds": float, "synth_s": float, "finished_at": float,
+         "error": str},
+        pk=("job", "idx"),
+        not_null=["job", "idx", "chapter", "text", "state", "attempts"],
+        defaults={"state": "pending", "attempts": 0},
+        foreign_keys=[ForeignKey("job_chunks", "job", "jobs", "id", on_delete="CASCADE")],
+    )  # fmt: skip
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial", _m1_initial),
     Migration(2, "user_voices", _m2_user_voices),
     Migration(3, "api_keys", _m3_api_keys),
+    Migration(5, "jobs", _m5_jobs),
 ]
 """The registry, in order. Append new steps; `open` runs those not yet in `_migrations`."""
 
@@ -575,6 +598,14 @@ class VoiceLibrary:
         return problems
 
     # internals: reads
+
+    def write(self, fn: Callable[[Database], T]) -> T:
+        """Run `fn(db)` as one transaction on the writer thread (for hub modules with tables of their own)."""
+        return self._submit(fn)
+
+    def reader(self) -> Database:
+        """This thread's read-only connection."""
+        return self._read()
 
     def _read(self) -> Database:
         db: Database | None = getattr(self._local, "db", None)

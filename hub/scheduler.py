@@ -9,7 +9,9 @@ Two refinements keep everyone moving:
 - a fair share: after FAIR_SHARE interactive sentences in a row while a NORMAL or ANNOUNCEMENT sentence waits,
   the best of those goes next, so a stream of voice-assistant requests cannot starve HTTP clients entirely
   (interactive requests still get FAIR_SHARE turns out of FAIR_SHARE + 1);
-- BACKGROUND (long-form jobs) never gets a fair share: a job's chunk runs only when nothing else waits.
+- BACKGROUND (long-form jobs) never gets a fair share: a job's chunk runs only when nothing else waits,
+  and on at most `background_limit` workers at once, so with several workers one stays free for the next
+  listener instead of making it wait for a chunk to finish.
 """
 
 from __future__ import annotations
@@ -61,10 +63,12 @@ class Job:
 class Scheduler:
     """A priority queue of jobs that worker loops take from."""
 
-    def __init__(self) -> None:
+    def __init__(self, background_limit: int = 1) -> None:
         self._pending: list[Job] = []
         self._changed = asyncio.Condition()
         self._interactive_streak = 0
+        self.background_limit = max(1, background_limit)
+        self.background_running = 0
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -80,20 +84,37 @@ class Scheduler:
         deadline = None if timeout is None else loop.time() + timeout
         async with self._changed:
             # `discard` may empty the queue between the wake-up and this task running again: wait again.
-            while not self._pending:
+            while not self._takeable():
                 remaining = None if deadline is None else deadline - loop.time()
                 if remaining is not None and remaining <= 0:
                     return None
                 try:
-                    await asyncio.wait_for(self._changed.wait_for(lambda: bool(self._pending)), remaining)
+                    await asyncio.wait_for(self._changed.wait_for(self._takeable), remaining)
                 except TimeoutError:
                     return None
             job = self._pick()
             self._pending.remove(job)
+            if job.priority == Priority.BACKGROUND:
+                self.background_running += 1
             return job
 
+    async def finished(self, job: Job) -> None:
+        """A worker is done with `job` (taken by `take`): a background slot may be free again."""
+        if job.priority == Priority.BACKGROUND:
+            async with self._changed:
+                self.background_running -= 1
+                self._changed.notify_all()
+
+    def _takeable(self) -> bool:
+        if self.background_running < self.background_limit:
+            return bool(self._pending)
+        return any(job.priority != Priority.BACKGROUND for job in self._pending)
+
     def _pick(self) -> Job:
-        best = min(self._pending, key=Job.order)
+        candidates = self._pending
+        if self.background_running >= self.background_limit:
+            candidates = [job for job in self._pending if job.priority != Priority.BACKGROUND]
+        best = min(candidates, key=Job.order)
         if best.priority != Priority.INTERACTIVE:
             self._interactive_streak = 0
             return best

@@ -77,9 +77,7 @@ class WorkerProcess:
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env, limit=STREAM_LIMIT,
         )  # fmt: skip
         self.pid = self.proc.pid
-        await self._send(
-            Event("start", {"engine": self.settings.name, "config": dict(self.settings.options)})
-        )
+        await self._send(Event("start", {"engine": self.settings.name, "config": self.config()}))
         try:
             event = await asyncio.wait_for(self._read(), self.settings.start_timeout_s)
         except TimeoutError:
@@ -98,6 +96,14 @@ class WorkerProcess:
         self.info = EngineInfo.from_dict(event.data["info"])
         self.python = str(event.data.get("python", python))
         return self.info
+
+    def config(self) -> dict[str, Any]:
+        """The engine's options, with a threads hint when several workers share the cores."""
+        config = dict(self.settings.options)
+        if self.settings.workers > 1 and "threads" not in config:
+            # N workers each using every core would fight over them: each gets its share instead.
+            config["threads"] = max(1, (os.cpu_count() or 1) // self.settings.workers)
+        return config
 
     async def run(self, job: Job) -> None:
         """Send `job` and stream its events into `job.results` until it ends."""
@@ -163,6 +169,7 @@ class EnginePool:
         self.settings = settings
         self.name = settings.name
         self.scheduler = Scheduler()
+        """Background (job) chunks may use all workers but `reserved_workers` (set by the hub; at least one)."""
         self.workers: list[WorkerProcess | None] = [None] * settings.workers
         self.info: EngineInfo | None = None
         self.state = "stopped"
@@ -304,6 +311,7 @@ class EnginePool:
                 continue
             if job.cancelled:
                 job.results.put_nowait(asyncio.CancelledError())
+                await self.scheduler.finished(job)
                 continue
             if worker is not None and worker.gone:  # died while idle, just before this job came
                 await self._replace_idle(slot, worker)
@@ -334,3 +342,4 @@ class EnginePool:
                     self.state, self.last_error = "failed", err.message
             finally:
                 job.finished = True
+                await self.scheduler.finished(job)

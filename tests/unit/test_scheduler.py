@@ -93,8 +93,26 @@ async def test_a_stream_of_interactive_requests_leaves_normal_ones_a_fair_share(
 
 
 async def test_background_job_chunks_wait_behind_every_other_priority() -> None:
-    scheduler = Scheduler()
+    scheduler = Scheduler(background_limit=2)
     await scheduler.submit(*_stream("book", 2, Priority.BACKGROUND))
     await scheduler.submit(*_stream("news", 1, Priority.ANNOUNCEMENT, first_index=9))
     await scheduler.submit(*_stream("chat", 1, Priority.NORMAL, first_index=5))
     assert await _drain(scheduler) == ["chat5", "news9", "book0", "book1"]
+
+
+async def test_background_chunks_leave_workers_free_up_to_their_limit() -> None:
+    # Two workers, one lent to jobs: a second chunk waits even with a worker idle, a listener does not.
+    scheduler = Scheduler(background_limit=1)
+    await scheduler.submit(*_stream("book", 2, Priority.BACKGROUND))
+    first = await scheduler.take(timeout=1)
+    assert first is not None and first.data["who"] == "book0"
+    assert await scheduler.take(timeout=0.05) is None
+    await scheduler.submit(*_stream("assist", 1, Priority.INTERACTIVE))
+    taken = await scheduler.take(timeout=1)
+    assert taken is not None and taken.data["who"] == "assist0"
+    waiter = asyncio.create_task(scheduler.take(timeout=2))
+    await asyncio.sleep(0.05)
+    assert not waiter.done()
+    await scheduler.finished(first)
+    second = await waiter
+    assert second is not None and second.data["who"] == "book1"
