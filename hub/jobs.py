@@ -157,8 +157,11 @@ class JobRunner:
         with contextlib.suppress(KeyError, ValueError):
             self._listeners[job_id].remove(queue)
 
-    async def audio(self, job_id: str) -> tuple[bytes, str, str]:
-        """The finished job's file, its content type and its format."""
+    async def audio(self, job_id: str, fmt: str | None = None) -> tuple[bytes, str, str]:
+        """The finished job's file (in its own format, or `fmt`), its content type and its format."""
+        if fmt is not None and fmt not in jobaudio.JOB_FORMATS:
+            raise InvalidRequest(f"format {fmt!r} is not supported: use one of {', '.join(jobaudio.JOB_FORMATS)}",
+                                 param="format")  # fmt: skip
         status = await self.status(job_id)
         if status["state"] != "done":
             raise JobNotDone(f"job {job_id} is {status['state']}, not done: wait for state done "
@@ -169,7 +172,7 @@ class JobRunner:
         pcm, rate, marks = jobaudio.join(
             pieces, row["chapters"], self.settings.pause_ms, self.settings.chapter_pause_ms
         )
-        fmt = row["spec"]["format"]
+        fmt = fmt or row["spec"]["format"]
         data, content_type = await asyncio.to_thread(jobaudio.render, fmt, pcm, rate, marks)
         return data, content_type, fmt
 

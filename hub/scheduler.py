@@ -10,8 +10,8 @@ Two refinements keep everyone moving:
   the best of those goes next, so a stream of voice-assistant requests cannot starve HTTP clients entirely
   (interactive requests still get FAIR_SHARE turns out of FAIR_SHARE + 1);
 - BACKGROUND (long-form jobs) never gets a fair share: a job's chunk runs only when nothing else waits,
-  and on at most `background_limit` workers at once, so with several workers one stays free for the next
-  listener instead of making it wait for a chunk to finish.
+  on at most `background_limit` workers at once (with several workers one stays free for the next listener
+  instead of making it wait for a chunk to finish), and none starts while a listener's sentence is running.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ class Scheduler:
         self._interactive_streak = 0
         self.background_limit = max(1, background_limit)
         self.background_running = 0
+        self.foreground_running = 0
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -96,23 +97,31 @@ class Scheduler:
             self._pending.remove(job)
             if job.priority == Priority.BACKGROUND:
                 self.background_running += 1
+            else:
+                self.foreground_running += 1
             return job
 
     async def finished(self, job: Job) -> None:
-        """A worker is done with `job` (taken by `take`): a background slot may be free again."""
-        if job.priority == Priority.BACKGROUND:
-            async with self._changed:
+        """A worker is done with `job` (taken by `take`): background work may go on."""
+        async with self._changed:
+            if job.priority == Priority.BACKGROUND:
                 self.background_running -= 1
-                self._changed.notify_all()
+            else:
+                self.foreground_running -= 1
+            self._changed.notify_all()
+
+    def _background_allowed(self) -> bool:
+        # While a listener's sentence is being synthesized no new chunk starts: it would take CPU from it.
+        return self.foreground_running == 0 and self.background_running < self.background_limit
 
     def _takeable(self) -> bool:
-        if self.background_running < self.background_limit:
+        if self._background_allowed():
             return bool(self._pending)
         return any(job.priority != Priority.BACKGROUND for job in self._pending)
 
     def _pick(self) -> Job:
         candidates = self._pending
-        if self.background_running >= self.background_limit:
+        if not self._background_allowed():
             candidates = [job for job in self._pending if job.priority != Priority.BACKGROUND]
         best = min(candidates, key=Job.order)
         if best.priority != Priority.INTERACTIVE:

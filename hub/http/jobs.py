@@ -46,7 +46,9 @@ def add_routes(app: web.Application, hub_key: Any) -> None:
         return web.json_response(await jobs.cancel(job_id))
 
     async def audio(request: web.Request) -> web.Response:
-        data, content_type, fmt = await request.app[hub_key].jobs.audio(request.match_info["job_id"])
+        # ?format= renders the same finished job another way (an m4b job's chapters as a zip, say)
+        wanted = request.query.get("format")
+        data, content_type, fmt = await request.app[hub_key].jobs.audio(request.match_info["job_id"], wanted)
         name = f"{request.match_info['job_id']}.{fmt}"
         return web.Response(body=data, content_type=content_type,
                             headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip

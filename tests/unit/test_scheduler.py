@@ -24,6 +24,7 @@ async def _drain(scheduler: Scheduler) -> list[str]:
         job = await scheduler.take(timeout=1)
         assert job is not None
         order.append(job.data["who"])
+        await scheduler.finished(job)  # as a worker loop does once the sentence is synthesized
     return order
 
 
@@ -101,7 +102,8 @@ async def test_background_job_chunks_wait_behind_every_other_priority() -> None:
 
 
 async def test_background_chunks_leave_workers_free_up_to_their_limit() -> None:
-    # Two workers, one lent to jobs: a second chunk waits even with a worker idle, a listener does not.
+    # Two workers, one lent to jobs: a second chunk waits even with a worker idle, a listener does not, and
+    # no chunk starts while a listener's sentence runs.
     scheduler = Scheduler(background_limit=1)
     await scheduler.submit(*_stream("book", 2, Priority.BACKGROUND))
     first = await scheduler.take(timeout=1)
@@ -114,5 +116,8 @@ async def test_background_chunks_leave_workers_free_up_to_their_limit() -> None:
     await asyncio.sleep(0.05)
     assert not waiter.done()
     await scheduler.finished(first)
+    await asyncio.sleep(0.05)
+    assert not waiter.done()  # the listener's sentence still runs: no new chunk may take CPU from it
+    await scheduler.finished(taken)
     second = await waiter
     assert second is not None and second.data["who"] == "book1"
