@@ -7,17 +7,22 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import re
 import sqlite3
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 from typing import Any
 
+import av
 from aiohttp import web
 
-from tests.conftest import FAKE_ONLY, Daemon, start_daemon
+from tests.conftest import FAKE_ONLY, REPO, Daemon, start_daemon
 
 SENTENCES = [f"This is sentence number {n}, spoken by the fake engine for the jobs test." for n in range(14)]
 
@@ -202,3 +207,45 @@ async def test_a_webhook_is_signed_retried_and_delivered_once(tmp_path: Path) ->
     finally:
         await asyncio.to_thread(daemon.stop)
         await runner.cleanup()
+
+
+def voxhub(daemon: Daemon, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOXHUB_")}
+    env["VOXHUB_DATA_DIR"] = str(daemon.data_dir / "cli")  # the CLI needs no data of its own
+    return subprocess.run([sys.executable, "-m", "hub.cli", "job", *args, "--url", daemon.url], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+def test_the_job_commands_submit_follow_list_cancel_and_fetch(tmp_path: Path) -> None:
+    daemon = start_daemon(tmp_path / "data", env=slow_fake(0.05))
+    try:
+        book = tmp_path / "book.md"
+        book.write_text("# Start\nIt begins here. Then it goes on.\n\n# End\nAnd that is all.\n")
+        done = voxhub(daemon, "submit", str(book), "--voice", "fake-low", "-o", str(tmp_path / "book.m4b"))
+        assert done.returncode == 0, done.stderr
+        assert "[" + "#" * 30 + "]" in done.stderr and "done" in done.stderr  # the progress bar, full
+        with av.open(str(tmp_path / "book.m4b")) as container:
+            assert [c["metadata"]["title"] for c in container.chapters()] == ["Start", "End"]
+        detached = voxhub(daemon, "submit", str(book), "--detach")
+        job_id = detached.stdout.strip()
+        assert detached.returncode == 0 and job_id.startswith("job_"), detached.stderr
+        wait_for(daemon, job_id, lambda j: j["state"] == "done")
+        listing = voxhub(daemon, "list")
+        assert listing.returncode == 0 and job_id in listing.stdout and listing.stdout.count("done") == 2
+        status = voxhub(daemon, "status", job_id)
+        assert status.returncode == 0 and "2/2 chunks" in status.stdout, status.stdout
+        fetched = voxhub(daemon, "fetch", job_id, "-o", str(tmp_path / "book.zip"), "--format", "zip")
+        assert fetched.returncode == 0, fetched.stderr
+        with zipfile.ZipFile(tmp_path / "book.zip") as archive:
+            assert archive.namelist() == ["01-Start.wav", "02-End.wav"]
+        long = tmp_path / "long.txt"
+        long.write_text(" ".join(SENTENCES))
+        running = voxhub(daemon, "submit", str(long), "--detach").stdout.strip()
+        cancelled = voxhub(daemon, "cancel", running)
+        assert cancelled.returncode == 0 and "cancelled" in cancelled.stdout
+        missing = voxhub(daemon, "status", "job_nope")
+        assert missing.returncode == 1 and "404" in missing.stderr and "not found" in missing.stderr
+    finally:
+        daemon.stop()
+    gone = voxhub(daemon, "list")
+    assert gone.returncode == 1 and "no voxhub daemon answers" in gone.stderr
