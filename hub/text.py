@@ -18,7 +18,8 @@ Readings a listener will notice (English):
 Splitting: a full stop after a title ("Dr."), "e.g.", an initial ("J. R. R.") or dotted letters ("U.S.") or
 before a lower-case word ends no sentence. A sentence over max_chars is cut at its clause breaks (, ; : —), a
 clause still too long between words; a single word longer than max_chars is sent whole rather than cut.
-A first sentence over FIRST_SENTENCE_CHARS is cut at its last clause break before that, for early audio.
+A first sentence over FIRST_SENTENCE_CHARS is cut at its last clause break before that, else after FIRST_WORDS
+words (never between two number words), so the first audio comes early; later sentences stay whole.
 
 Only English has language rules so far. Other languages get the language-neutral cleanup (markdown, emoji,
 whitespace) and leave the rest to the engine; add one by adding a function to _LANGUAGE_RULES.
@@ -35,7 +36,9 @@ from hub.errors import EmptyText, TextTooLong
 SENTENCE_MAX_CHARS = 400
 # A first sentence longer than this is cut at its last clause break (, ; : —) before this many characters,
 # so the first audio comes sooner.
-FIRST_SENTENCE_CHARS = 120
+FIRST_SENTENCE_CHARS = 100
+# Without a clause break there, the first sentence is cut after this many words (never inside a number).
+FIRST_WORDS = 6
 
 # --- Language-neutral cleanup ----------------------------------------------------------------------------
 
@@ -492,6 +495,11 @@ _TERMINAL = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s|$)")
 # Words whose full stop does not end a sentence even before a capital ("Dr. Smith").
 _NO_BREAK_AFTER = frozenset({t.lower() for t in _TITLES} | {"vs", "e.g", "i.e", "a.k.a", "approx", "incl"})
 _DOTTED_LETTERS = re.compile(r"(?:[a-z]\.)+[a-z]")  # "U.S."
+_NUMBER_WORDS = frozenset(
+    [*_ONES, *_TENS, "hundred", "thousand", "million", "billion", "trillion", "point", "oh", "and"]
+) - {""}
+# Words that lean on the next one: a pause right after them sounds broken ("the | number").
+_NO_CUT_AFTER = frozenset(["a", "an", "the", "of", "to", "in", "on", "at", "by", "for", "with", "from", "and", "or", "but", "my", "your", "his", "her", "its", "our", "their", "this", "that", "these", "those", "is", "are", "was", "were", "be"])  # fmt: skip
 _CLAUSE_BREAK = re.compile(r"(?<=[,;:—–])\s+")
 _CLAUSE_END = re.compile(r"[,;:—–](?=\s)")
 
@@ -537,11 +545,32 @@ def _fit(sentence: str, limit: int) -> list[str]:
     return _pack(parts, limit)
 
 
+def _is_number_word(word: str) -> bool:
+    token = word.strip(".,;:!?\"'()").lower()
+    return bool(token) and (
+        token[0].isdigit() or all(part in _NUMBER_WORDS for part in token.split("-") if part)
+    )
+
+
 def _cut_early(sentence: str, limit: int) -> list[str]:
-    cuts = [m.end() for m in _CLAUSE_END.finditer(sentence) if m.end() <= limit]
-    if len(sentence) <= limit or not cuts:
+    """The first sentence in two: at its last clause break within `limit`, else after FIRST_WORDS words.
+
+    A word cut never falls inside a number ("twenty | twenty-four") nor right after a word that leans on the
+    next one ("the | number"), and leaves at least two words after it."""
+    if len(sentence) <= limit:
         return [sentence]
-    return [sentence[: cuts[-1]], sentence[cuts[-1] :].strip()]
+    cuts = [m.end() for m in _CLAUSE_END.finditer(sentence) if m.end() <= limit]
+    if cuts:
+        return [sentence[: cuts[-1]], sentence[cuts[-1] :].strip()]
+    words = sentence.split(" ")
+    for n in range(FIRST_WORDS, len(words) - 1):
+        head = " ".join(words[:n])
+        if len(head) > limit:
+            break
+        before = words[n - 1].lower()
+        if before not in _NO_CUT_AFTER and not (_is_number_word(before) and _is_number_word(words[n])):
+            return [head, " ".join(words[n:])]
+    return [sentence]
 
 
 def split_sentences(
