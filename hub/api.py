@@ -251,7 +251,11 @@ class Hub:
                 param="speed",
             )
         sentences = textproc.prepare(
-            request.text, max_chars=self.settings.text.max_chars, normalize_text=self.settings.text.normalize
+            request.text,
+            max_chars=self.settings.text.max_chars,
+            normalize_text=self.settings.text.normalize,
+            # only what a listener waits for first is cut early: a stream's later pieces and job chunks stay whole
+            cut_first=request.first_index == 0 and request.priority != Priority.BACKGROUND,
         )
         voice, record = await self._resolve(request.voice)
         engine = self._pick_engine(request.engine, voice)

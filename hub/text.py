@@ -18,8 +18,9 @@ Readings a listener will notice (English):
 Splitting: a full stop after a title ("Dr."), "e.g.", an initial ("J. R. R.") or dotted letters ("U.S.") or
 before a lower-case word ends no sentence. A sentence over max_chars is cut at its clause breaks (, ; : —), a
 clause still too long between words; a single word longer than max_chars is sent whole rather than cut.
-A first sentence over FIRST_SENTENCE_CHARS is cut at its last clause break before that, else after FIRST_WORDS
-words (never between two number words), so the first audio comes early; later sentences stay whole.
+The first sentence is cut at its first clause break (within FIRST_SENTENCE_CHARS), else, when longer than
+that, after FIRST_WORDS words (never between two number words), so the first audio comes early; later
+sentences stay whole.
 
 Only English has language rules so far. Other languages get the language-neutral cleanup (markdown, emoji,
 whitespace) and leave the rest to the engine; add one by adding a function to _LANGUAGE_RULES.
@@ -34,8 +35,8 @@ from collections.abc import Callable
 from hub.errors import EmptyText, TextTooLong
 
 SENTENCE_MAX_CHARS = 400
-# A first sentence longer than this is cut at its last clause break (, ; : —) before this many characters,
-# so the first audio comes sooner.
+# The first sentence is cut at its first clause break (, ; : —) within this many characters, or after a few
+# words when it is longer than this, so the first audio comes sooner.
 FIRST_SENTENCE_CHARS = 100
 # Without a clause break there, the first sentence is cut after this many words (never inside a number).
 FIRST_WORDS = 6
@@ -553,15 +554,20 @@ def _is_number_word(word: str) -> bool:
 
 
 def _cut_early(sentence: str, limit: int) -> list[str]:
-    """The first sentence in two: at its last clause break within `limit`, else after FIRST_WORDS words.
+    """The first sentence in two: at its first clause break ("Sure, | the lights are on."), else, when it is
+    longer than `limit`, after FIRST_WORDS words.
 
-    A word cut never falls inside a number ("twenty | twenty-four") nor right after a word that leans on the
-    next one ("the | number"), and leaves at least two words after it."""
+    The listener hears the first clause while the rest is synthesized: the shorter it is, the sooner. A word
+    cut never falls inside a number ("twenty | twenty-four") nor right after a word that leans on the next
+    one ("the | number"); either cut leaves at least two words after it."""
+    for m in _CLAUSE_END.finditer(sentence):
+        if m.end() > limit:
+            break
+        rest = sentence[m.end() :].strip()
+        if len(rest.split()) >= 2:
+            return [sentence[: m.end()], rest]
     if len(sentence) <= limit:
         return [sentence]
-    cuts = [m.end() for m in _CLAUSE_END.finditer(sentence) if m.end() <= limit]
-    if cuts:
-        return [sentence[: cuts[-1]], sentence[cuts[-1] :].strip()]
     words = sentence.split(" ")
     for n in range(FIRST_WORDS, len(words) - 1):
         head = " ".join(words[:n])
@@ -591,8 +597,11 @@ def split_sentences(
     return out
 
 
-def prepare(text: str, *, max_chars: int, normalize_text: bool = True, language: str = "en") -> list[str]:
-    """Check one request's text and turn it into the sentences to synthesize, in order."""
+def prepare(
+    text: str, *, max_chars: int, normalize_text: bool = True, language: str = "en", cut_first: bool = True
+) -> list[str]:
+    """Check one request's text and turn it into the sentences to synthesize, in order; `cut_first` cuts the
+    first sentence early (a stream's later pieces keep theirs whole)."""
     if not text or not text.strip():
         raise EmptyText("input is empty: send the text to speak in `input`", param="input")
     if len(text) > max_chars:
@@ -601,7 +610,10 @@ def prepare(text: str, *, max_chars: int, normalize_text: bool = True, language:
             "split the text into several requests, or raise text.max_chars",
             param="input",
         )
-    sentences = split_sentences(normalize(text, language) if normalize_text else text)
+    first_chars = FIRST_SENTENCE_CHARS if cut_first else None
+    sentences = split_sentences(
+        normalize(text, language) if normalize_text else text, first_chars=first_chars
+    )
     if not sentences:
         raise EmptyText(
             "input is empty once emoji and symbols are removed: send the text to speak in `input`",
