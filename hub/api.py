@@ -179,6 +179,7 @@ class Hub:
             pool.warmup_voice = settings.voices.aliases.get(settings.voices.default, settings.voices.default)
             pool.data_dir = settings.data_dir
             pool.scheduler.background_limit = max(1, pool.settings.workers - settings.jobs.reserved_workers)
+            pool.pause_background = settings.jobs.pause_for_listeners
         hub = cls(settings, library, pools)
         try:
             await asyncio.gather(*(pool.start() for pool in pools.values()))

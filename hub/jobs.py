@@ -213,6 +213,10 @@ class JobRunner:
             reason = str(failures.exceptions[0])
             await asyncio.to_thread(self.store.set_state, job_id, "failed", reason)
             log.error("job %s failed: %s", job_id, reason)
+        except* Exception as failures:  # a bug must end the job visibly, not leave it "running" forever
+            log.error("job %s failed", job_id, exc_info=failures.exceptions[0])
+            reason = f"internal error: {failures.exceptions[0]!r}"
+            await asyncio.to_thread(self.store.set_state, job_id, "failed", reason)
         else:
             await asyncio.to_thread(self.store.set_state, job_id, "done")
             log.info("job %s done", job_id)

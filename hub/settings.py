@@ -241,6 +241,8 @@ class JobsSettings:
     loudness_lufs: float = -18.0
     retries: int = 2
     reserved_workers: int = 1
+    pause_for_listeners: bool = True
+    """Stop (SIGSTOP) a worker in the middle of a job chunk while a listener's sentence is synthesized."""
     """Workers of an engine that job chunks leave free for listeners (an engine with one worker lends it)."""
     webhook_secret: str = ""
     webhook_retries: int = 5

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 import time
 import uuid
@@ -20,7 +21,7 @@ from typing import Any
 from engines.base import EngineInfo
 from engines.protocol import Event, ProtocolError, async_read_event
 from hub.errors import ConfigError, EngineError, EngineUnavailable, VoxhubError
-from hub.scheduler import Job, Scheduler
+from hub.scheduler import Job, Priority, Scheduler
 from hub.settings import EngineSettings
 
 log = logging.getLogger("voxhub.workers")
@@ -128,9 +129,17 @@ class WorkerProcess:
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await self._send(Event("cancel", {"id": job.id}))
 
+    def pause(self, paused: bool) -> None:
+        """Stop (SIGSTOP) or continue (SIGCONT) the process: a job's chunk waits while a listener is served."""
+        if self.pid is None or not self.alive or not hasattr(signal, "SIGSTOP"):
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGSTOP if paused else signal.SIGCONT)
+
     async def stop(self, timeout: float = 5.0) -> None:
         if not self.alive:
             return
+        self.pause(False)  # a stopped process would never read "shutdown"
         with contextlib.suppress(ConnectionError, RuntimeError):
             await self._send(Event("shutdown"))
         assert self.proc is not None
@@ -180,6 +189,26 @@ class EnginePool:
         self.data_dir: Path | None = None
         """The daemon's data dir, passed to workers as VOXHUB_DATA_DIR."""
         self._loops: list[asyncio.Task[None]] = []
+        self.pause_background = False
+        """Stop workers running job chunks while a listener's sentence is synthesized (set by the hub)."""
+        self._paused: set[WorkerProcess] = set()
+
+    def _hold_background(self) -> None:
+        """A listener's sentence starts: workers in the middle of a job chunk give it every core."""
+        if not self.pause_background:
+            return
+        for worker in self.workers:
+            job = worker.job if worker is not None else None
+            if worker is not None and job is not None and job.priority == Priority.BACKGROUND:
+                worker.pause(True)
+                self._paused.add(worker)
+
+    def _release_background(self) -> None:
+        if self.scheduler.foreground_running:
+            return
+        for worker in self._paused:
+            worker.pause(False)
+        self._paused.clear()
 
     async def start(self) -> None:
         """Start the first worker (to learn the engine's voices) and the scheduling loops."""
@@ -195,6 +224,9 @@ class EnginePool:
         ]
 
     async def close(self) -> None:
+        for worker in self._paused:
+            worker.pause(False)
+        self._paused.clear()
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
@@ -316,6 +348,8 @@ class EnginePool:
             if worker is not None and worker.gone:  # died while idle, just before this job came
                 await self._replace_idle(slot, worker)
                 worker = self.workers[slot]
+            if job.priority != Priority.BACKGROUND:
+                self._hold_background()
             try:
                 if worker is None or not worker.alive:
                     worker = self.workers[slot] = await self._spawn()
@@ -343,3 +377,4 @@ class EnginePool:
             finally:
                 job.finished = True
                 await self.scheduler.finished(job)
+                self._release_background()

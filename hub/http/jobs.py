@@ -56,8 +56,12 @@ def add_routes(app: web.Application, hub_key: Any) -> None:
     async def events(request: web.Request) -> web.StreamResponse:
         """Server-sent events: `progress` after each chunk, then one `done`/`failed`/`cancelled` event."""
         jobs, job_id = request.app[hub_key].jobs, request.match_info["job_id"]
-        current = await jobs.status(job_id)
-        queue = jobs.listen(job_id)
+        queue = jobs.listen(job_id)  # before reading the state: an end in between still arrives
+        try:
+            current = await jobs.status(job_id)
+        except Exception:
+            jobs.unlisten(job_id, queue)
+            raise
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
