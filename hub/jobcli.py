@@ -53,7 +53,7 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     status.add_argument("id", metavar="ID", help="the job's id")
     status.set_defaults(func=cmd_status)
     cancel = actions.add_parser("cancel", parents=[common, remote], help="cancel a job",
-                                description="Cancel job ID (its finished chunks are kept).")  # fmt: skip
+                                description="Cancel job ID if it is still running (its finished chunks are kept); delete it if it has ended.")  # fmt: skip
     cancel.add_argument("id", metavar="ID", help="the job's id")
     cancel.set_defaults(func=cmd_cancel)
     fetch = actions.add_parser("fetch", parents=[common, remote], help="download a finished job's audio",

@@ -179,9 +179,11 @@ class JobRunner:
     # --- running --------------------------------------------------------------------------------------
 
     async def cancel(self, job_id: str) -> dict[str, Any]:
+        """Cancel a queued or running job; a job that has ended is deleted with its audio instead."""
         status = await self.status(job_id)
         if status["state"] in FINAL:
-            return status
+            await asyncio.to_thread(self.store.delete, job_id)
+            return {**status, "deleted": True}
         task = self._tasks.get(job_id)
         await asyncio.to_thread(self.store.set_state, job_id, "cancelled", "cancelled by request")
         if task is not None:

@@ -101,6 +101,15 @@ class JobStore:
 
         self.library.write(write)
 
+    def delete(self, job_id: str) -> None:
+        """Remove a job and its chunks' audio (the chunks go with it: ON DELETE CASCADE)."""
+
+        def write(db: Database) -> None:
+            db.execute("DELETE FROM job_chunks WHERE job = ?", [job_id])
+            db.execute("DELETE FROM jobs WHERE id = ?", [job_id])
+
+        self.library.write(write)
+
     def set_webhook_state(self, job_id: str, state: str) -> None:
         sql = "UPDATE jobs SET webhook_state = ? WHERE id = ?"
         self.library.write(lambda db: db.execute(sql, [state, job_id]))

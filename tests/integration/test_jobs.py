@@ -249,3 +249,49 @@ def test_the_job_commands_submit_follow_list_cancel_and_fetch(tmp_path: Path) ->
         daemon.stop()
     gone = voxhub(daemon, "list")
     assert gone.returncode == 1 and "no voxhub daemon answers" in gone.stderr
+
+
+def keyed(
+    daemon: Daemon, method: str, path: str, key: str, body: dict[str, Any] | None = None
+) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+    req = urllib.request.Request(daemon.url + path, data, headers, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_speak_keys_create_jobs_and_cancel_only_their_own_and_items_are_chapters(tmp_path: Path) -> None:
+    daemon = start_daemon(tmp_path / "data", env=slow_fake())
+    try:
+        keys = {}
+        for name, scope in (("kitchen", "speak"), ("garage", "speak"), ("me", "admin")):
+            made = subprocess.run([sys.executable, "-m", "hub.cli", "keys", "create", name, "--scope", scope],
+                                  cwd=REPO, capture_output=True, text=True, timeout=60,
+                                  env={**{k: v for k, v in os.environ.items() if not k.startswith("VOXHUB_")},
+                                       "VOXHUB_DATA_DIR": str(daemon.data_dir)})  # fmt: skip
+            assert made.returncode == 0, made.stderr
+            keys[name] = made.stdout.strip()
+        body = {"items": [{"title": "Intro", "input": " ".join(SENTENCES[:7])}, " ".join(SENTENCES[7:])],
+                "voice": "fake-low"}  # fmt: skip
+        status, job = keyed(daemon, "POST", "/v1/jobs", keys["kitchen"], body)
+        assert status == 202 and job["chapters"] == ["Intro", ""], job
+        status, error = keyed(daemon, "DELETE", f"/v1/jobs/{job['id']}", keys["garage"])
+        assert status == 403 and "created this job" in error["error"]["message"]
+        assert keyed(daemon, "GET", f"/v1/jobs/{job['id']}", keys["garage"])[0] == 200  # reading is fine
+        status, cancelled = keyed(daemon, "DELETE", f"/v1/jobs/{job['id']}", keys["kitchen"])
+        assert status == 200 and cancelled["state"] == "cancelled"
+        _, other = keyed(
+            daemon, "POST", "/v1/jobs", keys["garage"], {"input": "Short one.", "voice": "fake-low"}
+        )
+        assert keyed(daemon, "DELETE", f"/v1/jobs/{other['id']}", keys["me"])[0] == 200  # admin: any job
+        # a job that has ended is deleted by DELETE, audio and all
+        status, gone = keyed(daemon, "DELETE", f"/v1/jobs/{job['id']}", keys["kitchen"])
+        assert status == 200 and gone["deleted"] is True
+        assert keyed(daemon, "GET", f"/v1/jobs/{job['id']}", keys["kitchen"])[0] == 404
+        assert chunk_rows(tmp_path / "data", job["id"]) == {}
+    finally:
+        daemon.stop()

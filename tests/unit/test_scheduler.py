@@ -121,3 +121,18 @@ async def test_background_chunks_leave_workers_free_up_to_their_limit() -> None:
     await scheduler.finished(taken)
     second = await waiter
     assert second is not None and second.data["who"] == "book1"
+
+
+def test_several_workers_share_the_cores_through_a_threads_hint() -> None:
+    import os
+
+    from hub.settings import EngineSettings
+    from hub.workers import WorkerProcess
+
+    cores = os.cpu_count() or 1
+    assert (
+        "threads" not in WorkerProcess(EngineSettings("piper", workers=1)).config()
+    )  # the engine's own choice
+    assert WorkerProcess(EngineSettings("piper", workers=2)).config()["threads"] == max(1, cores // 2)
+    chosen = EngineSettings("piper", workers=4, options={"threads": 3, "voice": "x"})
+    assert WorkerProcess(chosen).config() == {"threads": 3, "voice": "x"}  # a configured value wins
