@@ -33,9 +33,10 @@ class Resampler:
         samples = np.frombuffer(chunk.audio, dtype="<i2")
         if not len(samples):
             return out
-        frame = av.AudioFrame.from_ndarray(
-            samples.reshape(1, -1), format="s16", layout="stereo" if chunk.channels == 2 else "mono"
-        )
+        if chunk.channels == 1:
+            # Duplicate mono ourselves: swresample's mono→stereo upmix lowers the level by 3 dB.
+            samples = np.repeat(samples, 2)
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="stereo")
         frame.sample_rate = chunk.rate
         return out + self._run(frame)
 

@@ -198,9 +198,14 @@ class Standin:
         guild.in_voice.remove(user)
         self._call(self._dispatch("VOICE_STATE_UPDATE", self._voice_state(guild, user, None)))
 
+    def join_voice(self, guild: Guild, user: User) -> None:
+        """`user` joins the guild's voice channel."""
+        guild.in_voice.append(user)
+        self._call(self._dispatch("VOICE_STATE_UPDATE", self._voice_state(guild, user, guild.voice_channel)))
+
     def drop_voice(self, guild: Guild) -> None:
-        """The voice server drops the bot (close code 4015: discord.py resumes)."""
-        self._call(self.voice.drop(guild.id))
+        """The voice server drops the bot (close code 4009, session timed out: discord.py connects again)."""
+        self._call(self.voice.drop(guild.id, code=4009))
 
     def replies_to(self, interaction: int) -> list[Reply]:
         return [r for r in list(self.replies) if r.interaction == interaction]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,11 +12,12 @@ import pytest
 
 from tests.conftest import Daemon, decode, start_daemon, words
 from tests.discord_standin import GUILDS, Standin
-from tests.discord_standin.server import ALICE, BOB
+from tests.discord_standin.server import ALICE, BOB, CAROL
 from tests.discord_support import (
     NO_OPUS,
     discord_env,
     opus_loaded,
+    pcm_48k_mono,
     speech,
     start_standin,
     wav_bytes,
@@ -161,3 +163,97 @@ def test_check_reports_on_a_clip_without_storing_it(bot: Standin) -> None:
     assert any(f"/attachments/{attachment}/" in path for path in bot.fetched)
     listing = bot.final_reply(bot.command(FIRST, BOB, "voice", {}, "list"))
     assert "sample" not in str(listing.embeds)
+
+
+def _speech_packets(
+    bot: Standin, guild: object, since: int, quiet_s: float = 1.0, timeout: float = 60
+) -> list:
+    """The packets after `since`, once they have stopped coming for `quiet_s`."""
+    bot.wait(lambda: len(bot.packets(guild)) > since, timeout, "the first voice packet")  # type: ignore[arg-type]
+    while True:
+        count = len(bot.packets(guild))  # type: ignore[arg-type]
+        time.sleep(quiet_s)
+        if len(bot.packets(guild)) == count:  # type: ignore[arg-type]
+            return bot.packets(guild)[since:]  # type: ignore[arg-type]
+
+
+def test_say_in_a_voice_channel_streams_opus_that_decodes_to_the_text(
+    bot: Standin, transcriber: object
+) -> None:
+    text = "Dinner is ready. Please come to the kitchen."
+    since = len(bot.packets(FIRST))
+    interaction = bot.command(FIRST, ALICE, "say", {"text": text})
+    reply = bot.final_reply(interaction)
+    assert "Speaking as **en_US-joe-medium**" in reply.content
+    packets = _speech_packets(bot, FIRST, since)
+    session = bot.voice.by_guild[FIRST.id]
+    assert (
+        session.mode == "aead_xchacha20_poly1305_rtpsize"
+        and session.dave_offered
+        and session.dave_offered >= 1
+    )
+    assert bot.voice.bad_packets == 0
+    assert all(len(p.pcm) == 3840 for p in packets)  # 20 ms of 48 kHz stereo each
+    audio = pcm_48k_mono(packets)
+    seconds = len(audio) / 48000
+    assert 1.5 < seconds < 8, seconds
+    heard = transcriber.transcribe(audio, 48000)  # type: ignore[attr-defined]
+    assert words(heard.text) == words(text)
+    joined = [r for r in bot.voice_requests if int(r["guild_id"]) == FIRST.id and r["channel_id"]]
+    assert int(joined[-1]["channel_id"]) == FIRST.voice_channel and joined[-1]["self_deaf"]
+
+
+LONG = " ".join(
+    f"This is sentence number {n} of a long announcement that keeps going for a while." for n in range(1, 9)
+)
+
+
+def test_stop_mid_speech_silences_the_guild_within_a_second_and_drops_its_queue(bot: Standin) -> None:
+    since = len(bot.packets(FIRST))
+    bot.command(FIRST, ALICE, "say", {"text": LONG})
+    bot.command(FIRST, ALICE, "say", {"text": "This one waits in the queue."})
+    bot.wait(lambda: len(bot.packets(FIRST)) > since + 50, 60, "a second of speech")
+    stop = bot.command(FIRST, ALICE, "stop")
+    asked = bot.interactions[stop]
+    reply = bot.final_reply(stop)
+    assert "Stopped (2 request(s) dropped)" in reply.content
+    time.sleep(2.0)
+    after = [p for p in bot.packets(FIRST)[since:] if p.at > asked]
+    assert after == [] or after[-1].at - asked < 1.0, after[-1].at - asked
+    spoken = len(bot.packets(FIRST)) - since
+    assert spoken * 0.02 < 20  # far less than the whole announcement (~40 s)
+
+
+def test_two_guilds_speak_at_the_same_time(bot: Standin) -> None:
+    before = {g.id: len(bot.packets(g)) for g in GUILDS}
+    bot.command(FIRST, ALICE, "say", {"text": LONG[:160]})
+    bot.command(SECOND, CAROL, "say", {"text": LONG[:160]})
+    first, second = (_speech_packets(bot, g, before[g.id], quiet_s=1.5) for g in GUILDS)
+    assert len(first) > 100 and len(second) > 100
+    # Overlap: each guild's first packet arrived before the other guild's speech ended.
+    assert first[0].at < second[-1].at and second[0].at < first[-1].at
+    assert abs(first[0].at - second[0].at) < 2.0
+
+
+def test_reconnects_after_the_voice_server_drops_the_connection(bot: Standin, transcriber: object) -> None:
+    bot.final_reply(bot.command(FIRST, ALICE, "say", {"text": "Warming up."}))
+    _speech_packets(bot, FIRST, 0)
+    sessions = len(bot.voice.sessions)
+    bot.drop_voice(FIRST)
+    bot.wait(lambda: len(bot.voice.sessions) > sessions, 30, "a new voice session after the drop")
+    since = len(bot.packets(FIRST))
+    text = "We are back on the air."
+    bot.command(FIRST, ALICE, "say", {"text": text})
+    heard = transcriber.transcribe(pcm_48k_mono(_speech_packets(bot, FIRST, since)), 48000)  # type: ignore[attr-defined]
+    assert words(heard.text) == words(text)
+
+
+def test_the_bot_leaves_when_its_channel_empties(bot: Standin) -> None:
+    bot.final_reply(bot.command(SECOND, CAROL, "say", {"text": "Goodbye."}))
+    _speech_packets(bot, SECOND, len(bot.packets(SECOND)) - 1 if bot.packets(SECOND) else 0)
+    assert bot.bot_channel.get(SECOND.id) == SECOND.voice_channel
+    bot.leave_voice(SECOND, CAROL)
+    try:
+        bot.wait(lambda: bot.bot_channel.get(SECOND.id, 0) is None, 10, "the bot leaving the empty channel")
+    finally:
+        bot.join_voice(SECOND, CAROL)
