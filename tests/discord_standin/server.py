@@ -189,9 +189,10 @@ class Standin:
         return attachment_id
 
     def command(self, guild: Guild, user: User, name: str, options: dict[str, Any] | None = None,
-                sub: str | None = None) -> int:  # fmt: skip
-        """Dispatch INTERACTION_CREATE for `/name [sub] options…`; the interaction id."""
-        return int(self._call(self._command(guild, user, name, options or {}, sub)))
+                sub: str | None = None, *, focused: str | None = None) -> int:  # fmt: skip
+        """Dispatch INTERACTION_CREATE for `/name [sub] options…` (an autocomplete request for the `focused`
+        option when given); the interaction id."""
+        return int(self._call(self._command(guild, user, name, options or {}, sub, focused)))
 
     def leave_voice(self, guild: Guild, user: User) -> None:
         """`user` leaves the guild's voice channel."""
@@ -417,7 +418,13 @@ class Standin:
     # --- interactions -----------------------------------------------------------------------------------
 
     async def _command(
-        self, guild: Guild, user: User, name: str, options: dict[str, Any], sub: str | None
+        self,
+        guild: Guild,
+        user: User,
+        name: str,
+        options: dict[str, Any],
+        sub: str | None,
+        focused: str | None,
     ) -> int:
         interaction = next(self._ids)
         resolved: dict[str, Any] = {}
@@ -430,14 +437,16 @@ class Standin:
                 ].payload(attachment_id, self.base)
                 wire.append({"name": key, "type": 11, "value": str(attachment_id)})
             else:
-                wire.append({"name": key, "type": 3, "value": value})
+                wire.append(
+                    {"name": key, "type": 3, "value": value, **({"focused": True} if key == focused else {})}
+                )
         if sub is not None:
             wire = [{"name": sub, "type": 1, "options": wire}]
         commands = self.registered.get(guild.id) or self.registered.get(None) or []
         command_id = next((c["id"] for c in commands if c["name"] == name), "0")
         member = {**self._member(user), "permissions": str(user.permissions)}
         payload = {
-            "id": str(interaction), "application_id": str(APP_ID), "type": 2, "token": f"tok-{interaction}",
+            "id": str(interaction), "application_id": str(APP_ID), "type": 4 if focused else 2, "token": f"tok-{interaction}",
             "version": 1, "guild_id": str(guild.id), "channel_id": str(guild.text_channel),
             "channel": {"id": str(guild.text_channel), "type": 0, "guild_id": str(guild.id), "name": "general",
                         "position": 0, "permission_overwrites": [], "nsfw": False, "parent_id": None},

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import Daemon, decode, start_daemon, words
+from tests.conftest import FAKE_ONLY, Daemon, decode, start_daemon, words
 from tests.discord_standin import GUILDS, Standin
 from tests.discord_standin.server import ALICE, BOB, CAROL
 from tests.discord_support import (
@@ -23,7 +24,8 @@ from tests.discord_support import (
     wav_bytes,
 )
 
-pytestmark = pytest.mark.skipif(not opus_loaded(), reason=NO_OPUS)
+# Voice playback needs libopus (a system package); everything else runs without it.
+needs_opus = pytest.mark.skipif(not opus_loaded(), reason=NO_OPUS)
 
 FIRST, SECOND = GUILDS
 PASSAGE = (
@@ -177,6 +179,7 @@ def _speech_packets(
             return bot.packets(guild)[since:]  # type: ignore[arg-type]
 
 
+@needs_opus
 def test_say_in_a_voice_channel_streams_opus_that_decodes_to_the_text(
     bot: Standin, transcriber: object
 ) -> None:
@@ -208,6 +211,7 @@ LONG = " ".join(
 )
 
 
+@needs_opus
 def test_stop_mid_speech_silences_the_guild_within_a_second_and_drops_its_queue(bot: Standin) -> None:
     since = len(bot.packets(FIRST))
     bot.command(FIRST, ALICE, "say", {"text": LONG})
@@ -224,6 +228,7 @@ def test_stop_mid_speech_silences_the_guild_within_a_second_and_drops_its_queue(
     assert spoken * 0.02 < 20  # far less than the whole announcement (~40 s)
 
 
+@needs_opus
 def test_two_guilds_speak_at_the_same_time(bot: Standin) -> None:
     before = {g.id: len(bot.packets(g)) for g in GUILDS}
     bot.command(FIRST, ALICE, "say", {"text": LONG[:160]})
@@ -235,6 +240,7 @@ def test_two_guilds_speak_at_the_same_time(bot: Standin) -> None:
     assert abs(first[0].at - second[0].at) < 2.0
 
 
+@needs_opus
 def test_reconnects_after_the_voice_server_drops_the_connection(bot: Standin, transcriber: object) -> None:
     bot.final_reply(bot.command(FIRST, ALICE, "say", {"text": "Warming up."}))
     _speech_packets(bot, FIRST, 0)
@@ -248,6 +254,7 @@ def test_reconnects_after_the_voice_server_drops_the_connection(bot: Standin, tr
     assert words(heard.text) == words(text)
 
 
+@needs_opus
 def test_the_bot_leaves_when_its_channel_empties(bot: Standin) -> None:
     bot.final_reply(bot.command(SECOND, CAROL, "say", {"text": "Goodbye."}))
     _speech_packets(bot, SECOND, len(bot.packets(SECOND)) - 1 if bot.packets(SECOND) else 0)
@@ -257,3 +264,79 @@ def test_the_bot_leaves_when_its_channel_empties(bot: Standin) -> None:
         bot.wait(lambda: bot.bot_channel.get(SECOND.id, 0) is None, 10, "the bot leaving the empty channel")
     finally:
         bot.join_voice(SECOND, CAROL)
+
+
+def test_the_voice_option_autocompletes_from_the_library(bot: Standin) -> None:
+    interaction = bot.command(FIRST, BOB, "say", {"text": "hi", "voice": "joe"}, focused="voice")
+    (callback,) = bot.wait(lambda: bot.replies_to(interaction), 10, "autocomplete choices")
+    assert callback.body["type"] == 8  # APPLICATION_COMMAND_AUTOCOMPLETE_RESULT
+    assert {c["value"] for c in callback.body["data"]["choices"]} == {"en_US-joe-medium"}
+
+
+def test_voice_use_remembers_a_members_voice_and_refuses_unknown_ones(bot: Standin) -> None:
+    reply = bot.final_reply(bot.command(FIRST, BOB, "voice", {"name": "en_US-joe-medum"}, "use"))
+    assert reply.ephemeral and "en_US-joe-medium" in reply.content and "no voice" in reply.content
+    reply = bot.final_reply(bot.command(FIRST, BOB, "voice", {"name": "en_US-joe-medium"}, "use"))
+    assert "Your /say voice is now **en_US-joe-medium**" in reply.content
+    listing = bot.final_reply(bot.command(FIRST, BOB, "voice", {}, "list"))
+    assert "your voice: en_US-joe-medium" in listing.embeds[0]["footer"]["text"]
+
+
+def test_remove_deletes_a_cloned_voice_for_managers_only(bot: Standin) -> None:
+    attachment = bot.attach("temp.wav", speech(_daemon(bot).url, PASSAGE), "audio/wav")
+    enrolled = bot.command(
+        FIRST, ALICE, "voice", {"name": "temp", "clip": ("attachment", attachment)}, "enroll"
+    )
+    assert "temp" in bot.final_reply(enrolled, 120).content
+    refused = bot.final_reply(bot.command(FIRST, BOB, "voice", {"name": "temp"}, "remove"))
+    assert refused.ephemeral and "Manage Server" in refused.content
+    removed = bot.final_reply(bot.command(FIRST, ALICE, "voice", {"name": "temp"}, "remove"))
+    assert "Removed the voice **temp**" in removed.content
+    listing = bot.final_reply(bot.command(FIRST, BOB, "voice", {}, "list"))
+    assert "temp" not in str(listing.embeds)
+
+
+def test_a_refused_token_is_one_clear_log_line_and_the_daemon_keeps_serving(
+    standin: tuple[Standin, Path], tmp_path: Path
+) -> None:
+    server, ca = standin
+    env = {**discord_env(server, ca, token="wrong-token"), **FAKE_ONLY}
+    daemon = start_daemon(tmp_path / "bad-token", env=env)
+    try:
+        deadline = time.monotonic() + 20
+        while "token was refused" not in daemon.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        lines = [line for line in daemon.log().splitlines() if "token was refused" in line]
+        assert len(lines) == 1 and "VOXHUB_ADAPTERS__DISCORD__TOKEN" in lines[0]
+        with urllib.request.urlopen(f"{daemon.url}/health", timeout=10) as response:
+            assert response.status == 200
+        assert daemon.proc.poll() is None
+    finally:
+        daemon.stop()
+
+
+def test_an_empty_token_stops_start_up_with_a_configuration_error(
+    standin: tuple[Standin, Path], tmp_path: Path
+) -> None:
+    server, ca = standin
+    env = {**discord_env(server, ca, token=""), **FAKE_ONLY}
+    with pytest.raises(AssertionError, match=r"adapters\.discord\.token is empty"):
+        start_daemon(tmp_path / "no-token", env=env, timeout=30)
+
+
+@needs_opus
+def test_idle_bot_leaves_voice_after_idle_disconnect_s(tmp_path: Path) -> None:
+    server, ca = start_standin(tmp_path / "idle-standin")
+    env = {**discord_env(server, ca, idle_disconnect_s="1.5"), **FAKE_ONLY}
+    daemon = start_daemon(tmp_path / "idle-daemon", env=env)
+    try:
+        server.wait(lambda: len(server.registered) == len(GUILDS), 60, "command registration")
+        server.final_reply(server.command(FIRST, ALICE, "say", {"text": "Short."}))
+        server.wait(lambda: server.packets(FIRST), 30, "speech")
+        spoke = server.packets(FIRST)[-1].at
+        server.wait(lambda: server.bot_channel.get(FIRST.id, 0) is None, 10, "the idle bot leaving")
+        left = server.voice_requests[-1]["at"]
+        assert 1.0 < left - spoke < 4.0
+    finally:
+        daemon.stop()
+        server.stop()
