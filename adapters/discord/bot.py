@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import time
@@ -115,16 +116,19 @@ class VoxhubBot(discord.AutoShardedClient):
             await reply(interaction, replies.error_text(exc))
             return
         self._last_say[user.id] = time.monotonic()
-        await interaction.response.defer(thinking=True)  # Discord's 3 s; synthesis can take longer
+        # Acknowledge (Discord's 3 s) while synthesis starts: the round trip is not on the way to first audio.
+        deferred = asyncio.create_task(interaction.response.defer(thinking=True))
         try:
             stream = await self.hub.synthesize(SpeechRequest(text, voice=name, priority=Priority.INTERACTIVE))
         except VoxhubError as exc:
+            await deferred
             await interaction.edit_original_response(content=replies.error_text(exc))
             return
         channel = getattr(getattr(user, "voice", None), "channel", None)
         if interaction.guild is not None and channel is not None and discord.opus.is_loaded():
             player = self.player(interaction.guild)
             ahead = player.add(SayJob(stream, channel, lambda message: _tell(interaction, message)))
+            await deferred
             queued = f" (after {ahead} queued)" if ahead else ""
             await interaction.followup.send(
                 f"🔊 Speaking as **{stream.voice.name}** in {channel.mention}{queued}"
@@ -134,6 +138,7 @@ class VoxhubBot(discord.AutoShardedClient):
             chunk = await stream.collect()
         finally:
             await stream.aclose()
+            await deferred
         data, _ = await self.hub.encode(chunk, "opus")
         note = "" if channel is None else " (voice playback needs libopus: install Debian's libopus0)"
         await interaction.followup.send(

@@ -248,7 +248,7 @@ def test_reconnects_after_the_voice_server_drops_the_connection(bot: Standin, tr
     bot.drop_voice(FIRST)
     bot.wait(lambda: len(bot.voice.sessions) > sessions, 30, "a new voice session after the drop")
     since = len(bot.packets(FIRST))
-    text = "We are back on the air."
+    text = "The radio station is back on the air."
     bot.command(FIRST, ALICE, "say", {"text": text})
     heard = transcriber.transcribe(pcm_48k_mono(_speech_packets(bot, FIRST, since)), 48000)  # type: ignore[attr-defined]
     assert words(heard.text) == words(text)
