@@ -523,6 +523,15 @@ class Hub:
         await asyncio.to_thread(self.library.set_user_voice, platform, user_id, stored)
         return info
 
+    async def fetch_clip(self, url: str, *, max_bytes: int) -> bytes:
+        """Download a clip (e.g. a chat attachment) through the hub's one guarded fetch: public addresses only
+        (unless enroll.allow_private_urls), at most `max_bytes`, within enroll.url_timeout_s."""
+        from hub.fetch import fetch_audio
+
+        enroll = self.settings.enroll
+        return await fetch_audio(url, max_bytes=max_bytes, timeout_s=enroll.url_timeout_s,
+                                 allow_private=enroll.allow_private_urls)  # fmt: skip
+
     def add_http_route(
         self, method: str, path: str, handler: Callable[[Any], Any], *, public: bool = False
     ) -> None:

@@ -43,6 +43,8 @@ def discord_env(standin: Standin, ca: Path, token: str = TOKEN, **extra: str) ->
         "VOXHUB_ADAPTERS__DISCORD__COOLDOWN_S": "0",
         # The voice websocket is wss:// with a certificate from the test CA: the daemon trusts it this way.
         "SSL_CERT_FILE": str(ca),
+        # Attachments are served by the stand-in on loopback, which the hub's guarded fetch refuses otherwise.
+        "VOXHUB_ENROLL__ALLOW_PRIVATE_URLS": "true",
     }
     env.update({f"VOXHUB_ADAPTERS__DISCORD__{k.upper()}": v for k, v in extra.items()})
     return env

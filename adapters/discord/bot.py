@@ -6,14 +6,12 @@ import asyncio
 import io
 import logging
 import time
-from pathlib import PurePosixPath
 from typing import Any
 
-import aiohttp
 import discord
 from discord import app_commands
 
-from adapters.discord import replies
+from adapters.discord import clips, commands, replies
 from adapters.discord.playback import GuildPlayer, SayJob
 from adapters.discord.settings import DiscordSettings
 from hub.api import Hub, Priority, SpeechRequest, VoxhubError
@@ -21,14 +19,7 @@ from hub.api import Hub, Priority, SpeechRequest, VoxhubError
 log = logging.getLogger("voxhub.discord")
 
 PLATFORM = "discord"
-CLIP_EXTENSIONS = {".wav", ".mp3", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".aac", ".webm", ".mp4"}
-CLIP_TYPES = ("audio/", "video/")
-DOWNLOAD_TIMEOUT_S = 30.0
 MAX_CHOICES = 25
-
-
-class BadClip(Exception):
-    """An attachment refused before (or while) downloading it."""
 
 
 class VoxhubBot(discord.AutoShardedClient):
@@ -44,7 +35,7 @@ class VoxhubBot(discord.AutoShardedClient):
         self.tree = app_commands.CommandTree(self)
         self.players: dict[int, GuildPlayer] = {}
         self._last_say: dict[int, float] = {}
-        _register(self)
+        commands.register(self)
         self.tree.on_error = self._on_command_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
@@ -115,6 +106,12 @@ class VoxhubBot(discord.AutoShardedClient):
         except VoxhubError as exc:
             await reply(interaction, replies.error_text(exc))
             return
+        channel = getattr(getattr(user, "voice", None), "channel", None)
+        if channel is not None and interaction.guild is not None:
+            allowed = channel.permissions_for(interaction.guild.me)
+            if not (allowed.connect and allowed.speak):
+                await reply(interaction, f"❌ I need the Connect and Speak permissions in {channel.mention}.")
+                return
         self._last_say[user.id] = time.monotonic()
         # Acknowledge (Discord's 3 s) while synthesis starts: the round trip is not on the way to first audio.
         deferred = asyncio.create_task(interaction.response.defer(thinking=True))
@@ -124,7 +121,6 @@ class VoxhubBot(discord.AutoShardedClient):
             await deferred
             await interaction.edit_original_response(content=replies.error_text(exc))
             return
-        channel = getattr(getattr(user, "voice", None), "channel", None)
         if interaction.guild is not None and channel is not None and discord.opus.is_loaded():
             player = self.player(interaction.guild)
             ahead = player.add(SayJob(stream, channel, lambda message: _tell(interaction, message)))
@@ -169,12 +165,9 @@ class VoxhubBot(discord.AutoShardedClient):
             return
         await interaction.response.defer(thinking=True)  # analysis and transcription take seconds
         try:
-            audio = await self._download(clip)
+            audio = await self.hub.fetch_clip(clip.url, max_bytes=self.settings.max_clip_bytes)
             await self.hub.enroll(name, audio, transcript=transcript or "")
             details = await self.hub.voice_details(name)
-        except BadClip as exc:
-            await interaction.edit_original_response(content=f"❌ {exc}")
-            return
         except VoxhubError as exc:
             report = exc.extra.get("quality")
             embed = replies.report_embed(report, f"{name} not enrolled") if report else None
@@ -190,10 +183,8 @@ class VoxhubBot(discord.AutoShardedClient):
             return
         await interaction.response.defer(thinking=True, ephemeral=True)
         try:
-            report = await self.hub.check(await self._download(clip))
-        except BadClip as exc:
-            await interaction.edit_original_response(content=f"❌ {exc}")
-            return
+            audio = await self.hub.fetch_clip(clip.url, max_bytes=self.settings.max_clip_bytes)
+            report = await self.hub.check(audio)
         except VoxhubError as exc:
             await interaction.edit_original_response(content=replies.error_text(exc))
             return
@@ -258,41 +249,12 @@ class VoxhubBot(discord.AutoShardedClient):
             problem = (
                 f"the clip is {clip.size / (1 << 20):.1f} MB; the limit is {limit:g} MB: send a shorter clip"
             )
-        elif not _looks_like_audio(clip):
+        elif not clips.looks_like_audio(clip):
             problem = (f"`{clip.filename}` ({clip.content_type or 'unknown type'}) is not an audio file: "
                        "attach a WAV, MP3, OGG, FLAC or M4A recording")  # fmt: skip
         if problem:
             await reply(interaction, f"❌ {problem[0].upper()}{problem[1:]}.")
         return problem is None
-
-    async def _download(self, clip: discord.Attachment) -> bytes:
-        """The attachment's bytes, stopping at the size limit even if the declared size was wrong."""
-        limit = self.settings.max_clip_bytes
-        timeout = aiohttp.ClientTimeout(total=DOWNLOAD_TIMEOUT_S)
-        try:
-            async with aiohttp.ClientSession(timeout=timeout) as session, session.get(clip.url) as response:
-                if response.status != 200:
-                    raise BadClip(
-                        f"Discord did not hand over the clip (HTTP {response.status}): attach it again"
-                    )
-                data = bytearray()
-                async for piece in response.content.iter_chunked(1 << 16):
-                    data += piece
-                    if len(data) > limit:
-                        raise BadClip(f"the clip is larger than the {self.settings.max_clip_mb:g} MB limit")
-                return bytes(data)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise BadClip(
-                f"could not download the clip ({exc or type(exc).__name__}): attach it again"
-            ) from None
-
-
-def _looks_like_audio(clip: discord.Attachment) -> bool:
-    content_type = (clip.content_type or "").split(";")[0].strip().lower()
-    suffix = PurePosixPath(clip.filename.lower()).suffix
-    if content_type:
-        return content_type.startswith(CLIP_TYPES) and suffix in CLIP_EXTENSIONS | {""}
-    return suffix in CLIP_EXTENSIONS
 
 
 async def reply(interaction: discord.Interaction, message: str) -> None:
@@ -305,54 +267,3 @@ async def reply(interaction: discord.Interaction, message: str) -> None:
 
 async def _tell(interaction: discord.Interaction, message: str) -> Any:
     return await interaction.followup.send(message, ephemeral=True)
-
-
-def _register(bot: VoxhubBot) -> None:
-    """The public command interface: names, options and descriptions as members see them."""
-    tree = bot.tree
-
-    @tree.command(name="say", description="Speak text in your voice channel (or reply with an audio file)")
-    @app_commands.describe(text="What to say", voice="A voice from the library (default: yours)")
-    async def say(interaction: discord.Interaction, text: str, voice: str | None = None) -> None:
-        await bot.say(interaction, text, voice)
-
-    @say.autocomplete("voice")
-    async def say_voice(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return await bot.voice_choices(interaction, current)
-
-    group = app_commands.Group(name="voice", description="The voice library")
-
-    @group.command(name="list", description="List the voices")
-    async def voice_list(interaction: discord.Interaction) -> None:
-        await bot.voice_list(interaction)
-
-    @group.command(name="enroll", description="Clone a voice from an attached clip (3-12 s of clear speech)")
-    @app_commands.describe(name="The new voice's name", clip="A recording of one speaker",
-                           transcript="What the clip says (optional: transcribed if left out)")  # fmt: skip
-    async def voice_enroll(interaction: discord.Interaction, name: str, clip: discord.Attachment,
-                           transcript: str | None = None) -> None:  # fmt: skip
-        await bot.voice_enroll(interaction, name, clip, transcript)
-
-    @group.command(name="check", description="Judge a clip's quality for cloning (nothing is stored)")
-    async def voice_check(interaction: discord.Interaction, clip: discord.Attachment) -> None:
-        await bot.voice_check(interaction, clip)
-
-    @group.command(name="remove", description="Remove a cloned voice")
-    async def voice_remove(interaction: discord.Interaction, name: str) -> None:
-        await bot.voice_remove(interaction, name)
-
-    @group.command(name="use", description="Choose your default /say voice")
-    async def voice_use(interaction: discord.Interaction, name: str) -> None:
-        await bot.voice_use(interaction, name)
-
-    for command in (voice_remove, voice_use):
-        command.autocomplete("name")(say_voice)
-    tree.add_command(group)
-
-    @tree.command(name="stop", description="Stop speaking and clear this server's queue")
-    async def stop(interaction: discord.Interaction) -> None:
-        await bot.stop(interaction)
-
-    @tree.command(name="leave", description="Leave the voice channel")
-    async def leave(interaction: discord.Interaction) -> None:
-        await bot.leave(interaction)

@@ -28,6 +28,10 @@ SILENCE = bytes(FRAME_BYTES)
 CONNECT_TIMEOUT_S = 20.0
 
 
+class CannotJoin(Exception):
+    """The voice connection could not be made; the message is for the member."""
+
+
 class StreamSource(discord.AudioSource):
     """PCM frames pushed from the event loop, read by discord.py's player thread every 20 ms."""
 
@@ -146,6 +150,8 @@ class GuildPlayer:
                     raise
             except VoxhubError as exc:
                 await _quietly(job.report(f"❌ {exc.message}"))
+            except CannotJoin as exc:
+                await _quietly(job.report(f"❌ {exc}"))
             except Exception as exc:
                 log.exception("discord: playback failed in %s", self.guild)
                 await _quietly(job.report(f"❌ Playback failed ({type(exc).__name__}); see the voxhub log."))
@@ -185,7 +191,11 @@ class GuildPlayer:
             return voice
         if voice is not None:  # a dropped connection that did not come back: start over
             await voice.disconnect(force=True)
-        return await channel.connect(timeout=CONNECT_TIMEOUT_S, reconnect=True, self_deaf=True)
+        try:
+            return await channel.connect(timeout=CONNECT_TIMEOUT_S, reconnect=True, self_deaf=True)
+        except (TimeoutError, discord.ClientException) as exc:
+            reason = str(exc) or f"no answer within {CONNECT_TIMEOUT_S:.0f} s"
+            raise CannotJoin(f"Could not join {channel.mention} ({reason}); try again in a moment.") from None
 
 
 async def _quietly(work: Awaitable[Any]) -> None:

@@ -72,6 +72,8 @@ def error_text(exc: VoxhubError) -> str:
         wanted = message.split("'")[1] if "'" in message else "that voice"
         hint = f" Did you mean {', '.join(f'`{c}`' for c in close)}?" if close else ""
         return f"❌ There is no voice `{wanted}`.{hint} `/voice list` shows them all."
+    if exc.code == "voice_exists" and "preset" not in message:
+        return "❌ A voice with that name exists already: pick another name, or `/voice remove` it first."
     if exc.code == "engine_unavailable":
         return f"❌ Speech is unavailable right now ({message}). Try again in a minute."
     return f"❌ {message[:1900]}"

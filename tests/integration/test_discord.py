@@ -74,7 +74,9 @@ def test_say_outside_voice_replies_with_an_ogg_opus_file_that_speaks_the_text(
     text = "The garden gate is open."
     interaction = bot.command(FIRST, BOB, "say", {"text": text})
     reply = bot.final_reply(interaction)
-    assert bot.replies_to(interaction)[0].body["type"] == 5  # deferred first (Discord's 3 s rule)
+    deferred = bot.replies_to(interaction)[0]
+    assert deferred.body["type"] == 5  # deferred first, well within Discord's 3 s
+    assert deferred.at - bot.interactions[interaction] < 3.0
     assert "en_US-joe-medium" in reply.content
     ((filename, data),) = reply.files.values()
     assert filename.endswith(".ogg") and data[:4] == b"OggS"
@@ -111,6 +113,8 @@ def test_enroll_from_an_attachment_stores_the_voice_and_reports_its_quality(bot:
     assert "SNR" in measured and "speech" in measured
     listing = bot.final_reply(bot.command(FIRST, BOB, "voice", {}, "list"))
     assert "mum" in next(f["value"] for f in listing.embeds[0]["fields"] if f["name"] == "cloned")
+    again = bot.command(FIRST, ALICE, "voice", {"name": "mum", "clip": ("attachment", attachment)}, "enroll")
+    assert "exists already" in bot.final_reply(again, timeout=120).content
 
 
 def test_enroll_of_silence_is_rejected_with_the_reason_and_stores_nothing(bot: Standin) -> None:
@@ -337,6 +341,26 @@ def test_idle_bot_leaves_voice_after_idle_disconnect_s(tmp_path: Path) -> None:
         server.wait(lambda: server.bot_channel.get(FIRST.id, 0) is None, 10, "the idle bot leaving")
         left = server.voice_requests[-1]["at"]
         assert 1.0 < left - spoke < 4.0
+    finally:
+        daemon.stop()
+        server.stop()
+
+
+def test_attachments_are_fetched_through_the_hubs_guarded_fetch(tmp_path: Path) -> None:
+    """Without enroll.allow_private_urls the hub refuses the stand-in's loopback URL: no side door."""
+    server, ca = start_standin(tmp_path / "guard-standin")
+    env = {**discord_env(server, ca), **FAKE_ONLY, "VOXHUB_ENROLL__ALLOW_PRIVATE_URLS": "false"}
+    daemon = start_daemon(tmp_path / "guard-daemon", env=env)
+    try:
+        server.wait(lambda: len(server.registered) == len(GUILDS), 60, "command registration")
+        attachment = server.attach(
+            "clip.wav", wav_bytes(np.zeros(16000, dtype=np.float32), 16000), "audio/wav"
+        )
+        reply = server.final_reply(
+            server.command(FIRST, BOB, "voice", {"clip": ("attachment", attachment)}, "check")
+        )
+        assert "loopback" in reply.content and "public addresses" in reply.content
+        assert server.fetched == []
     finally:
         daemon.stop()
         server.stop()
