@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.conftest import start_daemon  # noqa: E402
 from tests.discord_standin import GUILDS, Standin  # noqa: E402
-from tests.discord_standin.server import ALICE  # noqa: E402
+from tests.discord_standin.world import ALICE  # noqa: E402
 from tests.discord_support import NO_OPUS, discord_env, opus_loaded, start_standin  # noqa: E402
 
 WORDS = ["north", "south", "east", "west", "upper", "lower", "green", "blue", "red", "small", "large", "old"]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from tests.conftest import Daemon, start_daemon
 from tests.discord_standin import GUILDS, Standin, make_test_ca
 
 TOKEN = "test-bot-token"
@@ -48,6 +51,25 @@ def discord_env(standin: Standin, ca: Path, token: str = TOKEN, **extra: str) ->
     }
     env.update({f"VOXHUB_ADAPTERS__DISCORD__{k.upper()}": v for k, v in extra.items()})
     return env
+
+
+@contextlib.contextmanager
+def running_bot(
+    workdir: Path, extra_env: dict[str, str] | None = None, **settings: str
+) -> Iterator[tuple[Standin, Daemon]]:
+    """A stand-in and the real daemon whose Discord adapter is logged in to it (commands registered)."""
+    standin, ca = start_standin(workdir / "standin")
+    try:
+        daemon = start_daemon(
+            workdir / "daemon", env={**discord_env(standin, ca, **settings), **(extra_env or {})}
+        )
+        try:
+            standin.wait(lambda: len(standin.registered) == len(GUILDS), 60, "command registration")
+            yield standin, daemon
+        finally:
+            daemon.stop()
+    finally:
+        standin.stop()
 
 
 def speech(daemon_url: str, text: str, fmt: str = "wav", voice: str = "en_US-joe-medium") -> bytes:

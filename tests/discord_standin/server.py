@@ -1,5 +1,5 @@
-"""The REST routes and the gateway websocket of the stand-in, the little world they describe (two guilds, a
-few members, one of them in a voice channel), and what tests ask of it (send a command, read the replies)."""
+"""The REST routes and the gateway websocket of the stand-in, and what tests ask of it (send a command, read
+the replies, drop a voice connection)."""
 
 from __future__ import annotations
 
@@ -9,95 +9,26 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from tests.discord_standin.voice import VoiceServer
-
-APP_ID = 900000000000000001
-BOT_ID = APP_ID
-MANAGE_GUILD = 1 << 5
-ALL_PERMISSIONS = (1 << 41) - 1
-NOW = "2026-12-01T00:00:00+00:00"
-
-
-@dataclass(frozen=True)
-class User:
-    id: int
-    name: str
-    permissions: int = 0
-
-    def payload(self, bot: bool = False) -> dict[str, Any]:
-        return {"id": str(self.id), "username": self.name, "discriminator": "0", "global_name": self.name,
-                "avatar": None, "bot": bot, "public_flags": 0}  # fmt: skip
-
-
-@dataclass
-class Guild:
-    id: int
-    name: str
-    text_channel: int
-    voice_channel: int
-    members: list[User]
-    in_voice: list[User]
-    """Members sitting in the voice channel."""
-
-
-BOT = User(BOT_ID, "voxhub-bot", ALL_PERMISSIONS)
-ALICE = User(100000000000000011, "alice", MANAGE_GUILD)
-BOB = User(100000000000000012, "bob")
-CAROL = User(100000000000000013, "carol")
-GUILDS = [
-    Guild(800000000000000001, "first", 810000000000000001, 820000000000000001, [ALICE, BOB, CAROL], [ALICE]),
-    Guild(800000000000000002, "second", 810000000000000002, 820000000000000002, [ALICE, BOB, CAROL], [CAROL]),
-]
-USERS = {"alice": ALICE, "bob": BOB, "carol": CAROL}
-
-
-@dataclass
-class Attachment:
-    filename: str
-    data: bytes
-    content_type: str | None
-    declared_size: int
-
-    def payload(self, attachment_id: int, base: str) -> dict[str, Any]:
-        url = f"{base}/attachments/{attachment_id}/{self.filename}"
-        body = {"id": str(attachment_id), "filename": self.filename, "size": self.declared_size, "url": url,
-                "proxy_url": url}  # fmt: skip
-        if self.content_type is not None:
-            body["content_type"] = self.content_type
-        return body
-
-
-@dataclass
-class Reply:
-    """A callback, follow-up or edit the bot sent for an interaction."""
-
-    kind: str
-    """callback, followup or edit."""
-    interaction: int
-    at: float
-    body: dict[str, Any]
-    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
-    """form field → (filename, bytes)."""
-
-    @property
-    def content(self) -> str:
-        data = self.body.get("data", self.body) if self.kind == "callback" else self.body
-        return (data or {}).get("content") or ""
-
-    @property
-    def embeds(self) -> list[dict[str, Any]]:
-        data = self.body.get("data", self.body) if self.kind == "callback" else self.body
-        return list((data or {}).get("embeds") or [])
-
-    @property
-    def ephemeral(self) -> bool:
-        data = self.body.get("data", self.body) if self.kind == "callback" else self.body
-        return bool(int((data or {}).get("flags") or 0) & 64)
+from tests.discord_standin.world import (
+    ALICE,
+    ALL_PERMISSIONS,
+    APP_ID,
+    BOT,
+    GUILDS,
+    NOW,
+    Attachment,
+    Guild,
+    Reply,
+    User,
+    guild_payload,
+    member,
+    voice_state,
+)
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
@@ -197,12 +128,12 @@ class Standin:
     def leave_voice(self, guild: Guild, user: User) -> None:
         """`user` leaves the guild's voice channel."""
         guild.in_voice.remove(user)
-        self._call(self._dispatch("VOICE_STATE_UPDATE", self._voice_state(guild, user, None)))
+        self._call(self._dispatch("VOICE_STATE_UPDATE", voice_state(guild, user, None)))
 
     def join_voice(self, guild: Guild, user: User) -> None:
         """`user` joins the guild's voice channel."""
         guild.in_voice.append(user)
-        self._call(self._dispatch("VOICE_STATE_UPDATE", self._voice_state(guild, user, guild.voice_channel)))
+        self._call(self._dispatch("VOICE_STATE_UPDATE", voice_state(guild, user, guild.voice_channel)))
 
     def drop_voice(self, guild: Guild) -> None:
         """The voice server drops the bot (close code 4009, session timed out: discord.py connects again)."""
@@ -357,45 +288,8 @@ class Standin:
             "application": {"id": str(APP_ID), "flags": 0}, "private_channels": [], "relationships": [],
         })  # fmt: skip
         for guild in GUILDS:
-            await self._send(ws, "GUILD_CREATE", self._guild_payload(guild))
+            await self._send(ws, "GUILD_CREATE", guild_payload(guild))
         self.identified.set()
-
-    def _member(self, user: User, *, bot: bool = False) -> dict[str, Any]:
-        return {"user": user.payload(bot=bot), "roles": [], "joined_at": NOW, "deaf": False, "mute": False,
-                "flags": 0, "nick": None, "avatar": None, "pending": False}  # fmt: skip
-
-    def _guild_payload(self, guild: Guild) -> dict[str, Any]:
-        everyone = {"id": str(guild.id), "name": "@everyone", "permissions": str(1 << 10 | 1 << 11 | 1 << 20 | 1 << 21),
-                    "position": 0, "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}  # fmt: skip
-        channels = [
-            {"id": str(guild.text_channel), "type": 0, "name": "general", "position": 0, "guild_id": str(guild.id),
-             "permission_overwrites": [], "nsfw": False, "parent_id": None},
-            {"id": str(guild.voice_channel), "type": 2, "name": "Voice", "position": 1, "guild_id": str(guild.id),
-             "permission_overwrites": [], "bitrate": 64000, "user_limit": 0, "parent_id": None, "nsfw": False,
-             "rtc_region": None},
-        ]  # fmt: skip
-        members = [self._member(BOT, bot=True), *(self._member(u) for u in guild.members)]
-        return {
-            "id": str(guild.id), "name": guild.name, "icon": None, "owner_id": str(ALICE.id), "region": "",
-            "afk_channel_id": None, "afk_timeout": 300, "verification_level": 0,
-            "default_message_notifications": 0, "explicit_content_filter": 0, "roles": [everyone], "emojis": [],
-            "stickers": [], "features": [], "mfa_level": 0, "application_id": None, "system_channel_id": None,
-            "system_channel_flags": 0, "rules_channel_id": None, "vanity_url_code": None, "description": None,
-            "banner": None, "premium_tier": 0, "preferred_locale": "en-US", "public_updates_channel_id": None,
-            "nsfw_level": 0, "premium_progress_bar_enabled": False, "joined_at": NOW, "large": False,
-            "unavailable": False, "member_count": len(members), "members": members, "channels": channels,
-            "threads": [], "presences": [], "stage_instances": [], "guild_scheduled_events": [],
-            "soundboard_sounds": [],
-            "voice_states": [self._voice_state(guild, u, guild.voice_channel) for u in guild.in_voice],
-        }  # fmt: skip
-
-    def _voice_state(
-        self, guild: Guild, user: User, channel: int | None, session: str = ""
-    ) -> dict[str, Any]:
-        return {"guild_id": str(guild.id), "channel_id": None if channel is None else str(channel),
-                "user_id": str(user.id), "member": self._member(user, bot=user is BOT),
-                "session_id": session or f"voice-{user.name}", "deaf": False, "mute": False, "self_deaf": False,
-                "self_mute": False, "self_video": False, "suppress": False, "request_to_speak_timestamp": None}  # fmt: skip
 
     async def _voice_state_request(self, data: dict[str, Any]) -> None:
         """The bot asked to join, move or leave (gateway op 4)."""
@@ -404,9 +298,7 @@ class Standin:
         channel = None if data.get("channel_id") is None else int(data["channel_id"])
         previous = self.bot_channel.get(guild.id)
         self.bot_channel[guild.id] = channel
-        await self._dispatch(
-            "VOICE_STATE_UPDATE", self._voice_state(guild, BOT, channel, "bot-voice-session")
-        )
+        await self._dispatch("VOICE_STATE_UPDATE", voice_state(guild, BOT, channel, "bot-voice-session"))
         if channel is None:
             return
         token = f"voice-token-{guild.id}"
@@ -444,13 +336,13 @@ class Standin:
             wire = [{"name": sub, "type": 1, "options": wire}]
         commands = self.registered.get(guild.id) or self.registered.get(None) or []
         command_id = next((c["id"] for c in commands if c["name"] == name), "0")
-        member = {**self._member(user), "permissions": str(user.permissions)}
+        caller = {**member(user), "permissions": str(user.permissions)}
         payload = {
             "id": str(interaction), "application_id": str(APP_ID), "type": 4 if focused else 2, "token": f"tok-{interaction}",
             "version": 1, "guild_id": str(guild.id), "channel_id": str(guild.text_channel),
             "channel": {"id": str(guild.text_channel), "type": 0, "guild_id": str(guild.id), "name": "general",
                         "position": 0, "permission_overwrites": [], "nsfw": False, "parent_id": None},
-            "member": member, "locale": "en-US", "guild_locale": "en-US", "app_permissions": str(ALL_PERMISSIONS),
+            "member": caller, "locale": "en-US", "guild_locale": "en-US", "app_permissions": str(ALL_PERMISSIONS),
             "entitlements": [], "authorizing_integration_owners": {"0": str(guild.id)}, "context": 0,
             "attachment_size_limit": 25 << 20,
             "data": {"id": command_id, "name": name, "type": 1, "guild_id": str(guild.id), "options": wire,

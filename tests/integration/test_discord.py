@@ -1,5 +1,6 @@
 """The Discord adapter: the real discord.py client inside the real daemon, against a local Discord stand-in
-(REST, gateway, wss voice websocket with a test CA, encrypted RTP over UDP decoded back to audio)."""
+(REST routes and gateway): command registration, replies with audio files, the voice library commands,
+attachment checks, and start-up with a bad token. Voice channel playback: test_discord_voice.py."""
 
 from __future__ import annotations
 
@@ -13,19 +14,14 @@ import pytest
 
 from tests.conftest import FAKE_ONLY, Daemon, decode, start_daemon, words
 from tests.discord_standin import GUILDS, Standin
-from tests.discord_standin.server import ALICE, BOB, CAROL
+from tests.discord_standin.world import ALICE, BOB
 from tests.discord_support import (
-    NO_OPUS,
     discord_env,
-    opus_loaded,
-    pcm_48k_mono,
+    running_bot,
     speech,
     start_standin,
     wav_bytes,
 )
-
-# Voice playback needs libopus (a system package); everything else runs without it.
-needs_opus = pytest.mark.skipif(not opus_loaded(), reason=NO_OPUS)
 
 FIRST, SECOND = GUILDS
 PASSAGE = (
@@ -44,8 +40,9 @@ def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Standin,
 def bot(standin: tuple[Standin, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standin]:
     """The daemon on the offline Piper voice with the Discord adapter logged in to the stand-in."""
     server, ca = standin
-    env = discord_env(server, ca, max_clip_mb="2", idle_disconnect_s="600")
-    daemon = start_daemon(tmp_path_factory.mktemp("discord-daemon"), env=env)
+    daemon = start_daemon(
+        tmp_path_factory.mktemp("discord-daemon"), env=discord_env(server, ca, max_clip_mb="2")
+    )
     server.daemon = daemon  # type: ignore[attr-defined]
     server.wait(lambda: len(server.registered) == len(GUILDS), 60, "command registration")
     yield server
@@ -171,105 +168,6 @@ def test_check_reports_on_a_clip_without_storing_it(bot: Standin) -> None:
     assert "sample" not in str(listing.embeds)
 
 
-def _speech_packets(
-    bot: Standin, guild: object, since: int, quiet_s: float = 1.0, timeout: float = 60
-) -> list:
-    """The packets after `since`, once they have stopped coming for `quiet_s`."""
-    bot.wait(lambda: len(bot.packets(guild)) > since, timeout, "the first voice packet")  # type: ignore[arg-type]
-    while True:
-        count = len(bot.packets(guild))  # type: ignore[arg-type]
-        time.sleep(quiet_s)
-        if len(bot.packets(guild)) == count:  # type: ignore[arg-type]
-            return bot.packets(guild)[since:]  # type: ignore[arg-type]
-
-
-@needs_opus
-def test_say_in_a_voice_channel_streams_opus_that_decodes_to_the_text(
-    bot: Standin, transcriber: object
-) -> None:
-    text = "Dinner is ready. Please come to the kitchen."
-    since = len(bot.packets(FIRST))
-    interaction = bot.command(FIRST, ALICE, "say", {"text": text})
-    reply = bot.final_reply(interaction)
-    assert "Speaking as **en_US-joe-medium**" in reply.content
-    packets = _speech_packets(bot, FIRST, since)
-    session = bot.voice.by_guild[FIRST.id]
-    assert (
-        session.mode == "aead_xchacha20_poly1305_rtpsize"
-        and session.dave_offered
-        and session.dave_offered >= 1
-    )
-    assert bot.voice.bad_packets == 0
-    assert all(len(p.pcm) == 3840 for p in packets)  # 20 ms of 48 kHz stereo each
-    audio = pcm_48k_mono(packets)
-    seconds = len(audio) / 48000
-    assert 1.5 < seconds < 8, seconds
-    heard = transcriber.transcribe(audio, 48000)  # type: ignore[attr-defined]
-    assert words(heard.text) == words(text)
-    joined = [r for r in bot.voice_requests if int(r["guild_id"]) == FIRST.id and r["channel_id"]]
-    assert int(joined[-1]["channel_id"]) == FIRST.voice_channel and joined[-1]["self_deaf"]
-
-
-LONG = " ".join(
-    f"This is sentence number {n} of a long announcement that keeps going for a while." for n in range(1, 9)
-)
-
-
-@needs_opus
-def test_stop_mid_speech_silences_the_guild_within_a_second_and_drops_its_queue(bot: Standin) -> None:
-    since = len(bot.packets(FIRST))
-    bot.command(FIRST, ALICE, "say", {"text": LONG})
-    bot.command(FIRST, ALICE, "say", {"text": "This one waits in the queue."})
-    bot.wait(lambda: len(bot.packets(FIRST)) > since + 50, 60, "a second of speech")
-    stop = bot.command(FIRST, ALICE, "stop")
-    asked = bot.interactions[stop]
-    reply = bot.final_reply(stop)
-    assert "Stopped (2 request(s) dropped)" in reply.content
-    time.sleep(2.0)
-    after = [p for p in bot.packets(FIRST)[since:] if p.at > asked]
-    assert after == [] or after[-1].at - asked < 1.0, after[-1].at - asked
-    spoken = len(bot.packets(FIRST)) - since
-    assert spoken * 0.02 < 20  # far less than the whole announcement (~40 s)
-
-
-@needs_opus
-def test_two_guilds_speak_at_the_same_time(bot: Standin) -> None:
-    before = {g.id: len(bot.packets(g)) for g in GUILDS}
-    bot.command(FIRST, ALICE, "say", {"text": LONG[:160]})
-    bot.command(SECOND, CAROL, "say", {"text": LONG[:160]})
-    first, second = (_speech_packets(bot, g, before[g.id], quiet_s=1.5) for g in GUILDS)
-    assert len(first) > 100 and len(second) > 100
-    # Overlap: each guild's first packet arrived before the other guild's speech ended.
-    assert first[0].at < second[-1].at and second[0].at < first[-1].at
-    assert abs(first[0].at - second[0].at) < 2.0
-
-
-@needs_opus
-def test_reconnects_after_the_voice_server_drops_the_connection(bot: Standin, transcriber: object) -> None:
-    bot.final_reply(bot.command(FIRST, ALICE, "say", {"text": "Warming up."}))
-    _speech_packets(bot, FIRST, 0)
-    sessions = len(bot.voice.sessions)
-    bot.drop_voice(FIRST)
-    bot.wait(lambda: len(bot.voice.sessions) > sessions, 30, "a new voice session after the drop")
-    since = len(bot.packets(FIRST))
-    text = "The radio station is back on the air."
-    bot.command(FIRST, ALICE, "say", {"text": text})
-    heard = transcriber.transcribe(pcm_48k_mono(_speech_packets(bot, FIRST, since)), 48000)  # type: ignore[attr-defined]
-    assert words(heard.text) == words(text)
-
-
-@needs_opus
-def test_the_bot_leaves_when_its_channel_empties(bot: Standin) -> None:
-    bot.final_reply(bot.command(SECOND, CAROL, "say", {"text": "Goodbye."}))
-    _speech_packets(bot, SECOND, len(bot.packets(SECOND)) - 1 if bot.packets(SECOND) else 0)
-    assert bot.bot_channel.get(SECOND.id) == SECOND.voice_channel
-    bot.leave_voice(SECOND, CAROL)
-    try:
-        bot.wait(lambda: bot.bot_channel.get(SECOND.id, 0) is None, 10, "the bot leaving the empty channel")
-    finally:
-        bot.join_voice(SECOND, CAROL)
-
-
 def test_the_voice_option_autocompletes_from_the_library(bot: Standin) -> None:
     interaction = bot.command(FIRST, BOB, "say", {"text": "hi", "voice": "joe"}, focused="voice")
     (callback,) = bot.wait(lambda: bot.replies_to(interaction), 10, "autocomplete choices")
@@ -328,31 +226,10 @@ def test_an_empty_token_stops_start_up_with_a_configuration_error(
         start_daemon(tmp_path / "no-token", env=env, timeout=30)
 
 
-@needs_opus
-def test_idle_bot_leaves_voice_after_idle_disconnect_s(tmp_path: Path) -> None:
-    server, ca = start_standin(tmp_path / "idle-standin")
-    env = {**discord_env(server, ca, idle_disconnect_s="1.5"), **FAKE_ONLY}
-    daemon = start_daemon(tmp_path / "idle-daemon", env=env)
-    try:
-        server.wait(lambda: len(server.registered) == len(GUILDS), 60, "command registration")
-        server.final_reply(server.command(FIRST, ALICE, "say", {"text": "Short."}))
-        server.wait(lambda: server.packets(FIRST), 30, "speech")
-        spoke = server.packets(FIRST)[-1].at
-        server.wait(lambda: server.bot_channel.get(FIRST.id, 0) is None, 10, "the idle bot leaving")
-        left = server.voice_requests[-1]["at"]
-        assert 1.0 < left - spoke < 4.0
-    finally:
-        daemon.stop()
-        server.stop()
-
-
 def test_attachments_are_fetched_through_the_hubs_guarded_fetch(tmp_path: Path) -> None:
     """Without enroll.allow_private_urls the hub refuses the stand-in's loopback URL: no side door."""
-    server, ca = start_standin(tmp_path / "guard-standin")
-    env = {**discord_env(server, ca), **FAKE_ONLY, "VOXHUB_ENROLL__ALLOW_PRIVATE_URLS": "false"}
-    daemon = start_daemon(tmp_path / "guard-daemon", env=env)
-    try:
-        server.wait(lambda: len(server.registered) == len(GUILDS), 60, "command registration")
+    guarded = {**FAKE_ONLY, "VOXHUB_ENROLL__ALLOW_PRIVATE_URLS": "false"}
+    with running_bot(tmp_path, guarded) as (server, _):
         attachment = server.attach(
             "clip.wav", wav_bytes(np.zeros(16000, dtype=np.float32), 16000), "audio/wav"
         )
@@ -361,6 +238,3 @@ def test_attachments_are_fetched_through_the_hubs_guarded_fetch(tmp_path: Path) 
         )
         assert "loopback" in reply.content and "public addresses" in reply.content
         assert server.fetched == []
-    finally:
-        daemon.stop()
-        server.stop()
