@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 from tests.conftest import start_daemon  # noqa: E402
 from tests.discord_standin import GUILDS, Standin  # noqa: E402
 from tests.discord_standin.world import ALICE  # noqa: E402
-from tests.discord_support import NO_OPUS, discord_env, opus_loaded, start_standin  # noqa: E402
+from tests.discord_support import NO_OPUS, discord_env, opus_loaded, start_standin, wait_ready  # noqa: E402
 
 WORDS = ["north", "south", "east", "west", "upper", "lower", "green", "blue", "red", "small", "large", "old"]
 GUILD = GUILDS[0]
@@ -91,7 +91,7 @@ def main() -> int:
         standin, ca = start_standin(Path(tmp) / "standin")
         daemon = start_daemon(Path(tmp) / "daemon", env=discord_env(standin, ca))
         try:
-            standin.wait(lambda: len(standin.registered) == len(GUILDS), 60, "command registration")
+            wait_ready(standin, daemon)
             discord_first_packet(standin, "Warming up the voice connection.")  # joins the channel
             http_first_audio(daemon.url, "Warming up the HTTP path.")
             results: dict[str, list[float]] = {"discord new": [], "http new": [], "discord cached": [],

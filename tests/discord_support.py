@@ -53,6 +53,13 @@ def discord_env(standin: Standin, ca: Path, token: str = TOKEN, **extra: str) ->
     return env
 
 
+def wait_ready(standin: Standin, daemon: Daemon, timeout: float = 60.0) -> None:
+    """Until the bot has registered its commands and has the guilds (discord.py's on_ready): an interaction
+    sent earlier would find no guild, hence no voice channel."""
+    standin.wait(lambda: len(standin.registered) == len(GUILDS), timeout, "command registration")
+    standin.wait(lambda: "discord: connected as" in daemon.log(), timeout, "the bot's on_ready")
+
+
 @contextlib.contextmanager
 def running_bot(
     workdir: Path, extra_env: dict[str, str] | None = None, **settings: str
@@ -64,7 +71,7 @@ def running_bot(
             workdir / "daemon", env={**discord_env(standin, ca, **settings), **(extra_env or {})}
         )
         try:
-            standin.wait(lambda: len(standin.registered) == len(GUILDS), 60, "command registration")
+            wait_ready(standin, daemon)
             yield standin, daemon
         finally:
             daemon.stop()

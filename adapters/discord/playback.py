@@ -185,11 +185,13 @@ class GuildPlayer:
     async def _join(self, channel: discord.VoiceChannel | discord.StageChannel) -> discord.VoiceClient:
         """The guild's voice connection, in `channel`: connect, or move there."""
         voice = self.guild.voice_client
-        if isinstance(voice, discord.VoiceClient) and voice.is_connected():
-            if voice.channel is None or voice.channel.id != channel.id:
-                await voice.move_to(channel, timeout=CONNECT_TIMEOUT_S)
+        here = voice is not None and voice.channel is not None and voice.channel.id == channel.id
+        if isinstance(voice, discord.VoiceClient) and voice.is_connected() and here:
             return voice
-        if voice is not None:  # a dropped connection that did not come back: start over
+        if voice is not None:
+            # Another channel, or a dropped connection that did not come back: leave and join afresh. (A move
+            # with VoiceClient.move_to can stall up to 30 s in discord.py 2.7: its UDP reader thread keeps
+            # waiting on the old socket while IP discovery runs on the new one.)
             await voice.disconnect(force=True)
         try:
             return await channel.connect(timeout=CONNECT_TIMEOUT_S, reconnect=True, self_deaf=True)

@@ -135,6 +135,11 @@ class Standin:
         guild.in_voice.append(user)
         self._call(self._dispatch("VOICE_STATE_UPDATE", voice_state(guild, user, guild.voice_channel)))
 
+    def move_voice(self, guild: Guild, user: User, channel: int | None) -> None:
+        """`user` moves to another voice channel of the guild (None: leaves voice), without touching the
+        lists GUILD_CREATE is built from."""
+        self._call(self._dispatch("VOICE_STATE_UPDATE", voice_state(guild, user, channel)))
+
     def drop_voice(self, guild: Guild) -> None:
         """The voice server drops the bot (close code 4009, session timed out: discord.py connects again)."""
         self._call(self.voice.drop(guild.id, code=4009))
@@ -298,14 +303,17 @@ class Standin:
         channel = None if data.get("channel_id") is None else int(data["channel_id"])
         previous = self.bot_channel.get(guild.id)
         self.bot_channel[guild.id] = channel
+        # The connection to close on a move is the one open now: the client may open its next one at once.
+        old = self.voice.by_guild.get(guild.id)
+        old_ws = None if old is None else old.ws
         await self._dispatch("VOICE_STATE_UPDATE", voice_state(guild, BOT, channel, "bot-voice-session"))
         if channel is None:
             return
         token = f"voice-token-{guild.id}"
         await self._dispatch("VOICE_SERVER_UPDATE", {"token": token, "guild_id": str(guild.id),
                                                      "endpoint": self.voice.endpoint})  # fmt: skip
-        if previous is not None and previous != channel:
-            await self.voice.drop(guild.id, code=4014)  # moved: Discord closes the old voice connection
+        if previous is not None and previous != channel and old_ws is not None:
+            await old_ws.close(code=4014)  # moved: Discord closes the old voice connection
 
     # --- interactions -----------------------------------------------------------------------------------
 

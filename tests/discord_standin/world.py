@@ -34,6 +34,11 @@ class Guild:
     in_voice: list[User]
     """Members sitting in the voice channel."""
 
+    @property
+    def lounge(self) -> int:
+        """A second voice channel, to move between."""
+        return self.voice_channel + 1
+
 
 BOT = User(BOT_ID, "voxhub-bot", ALL_PERMISSIONS)
 ALICE = User(100000000000000011, "alice", MANAGE_GUILD)
@@ -104,6 +109,9 @@ def guild_payload(guild: Guild) -> dict[str, Any]:
         {"id": str(guild.text_channel), "type": 0, "name": "general", "position": 0, "guild_id": str(guild.id),
          "permission_overwrites": [], "nsfw": False, "parent_id": None},
         {"id": str(guild.voice_channel), "type": 2, "name": "Voice", "position": 1, "guild_id": str(guild.id),
+         "permission_overwrites": [], "bitrate": 64000, "user_limit": 0, "parent_id": None, "nsfw": False,
+         "rtc_region": None},
+        {"id": str(guild.lounge), "type": 2, "name": "Lounge", "position": 2, "guild_id": str(guild.id),
          "permission_overwrites": [], "bitrate": 64000, "user_limit": 0, "parent_id": None, "nsfw": False,
          "rtc_region": None},
     ]  # fmt: skip

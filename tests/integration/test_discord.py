@@ -20,6 +20,7 @@ from tests.discord_support import (
     running_bot,
     speech,
     start_standin,
+    wait_ready,
     wav_bytes,
 )
 
@@ -44,7 +45,7 @@ def bot(standin: tuple[Standin, Path], tmp_path_factory: pytest.TempPathFactory)
         tmp_path_factory.mktemp("discord-daemon"), env=discord_env(server, ca, max_clip_mb="2")
     )
     server.daemon = daemon  # type: ignore[attr-defined]
-    server.wait(lambda: len(server.registered) == len(GUILDS), 60, "command registration")
+    wait_ready(server, daemon)
     yield server
     daemon.stop()
 

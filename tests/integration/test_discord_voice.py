@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import FAKE_ONLY, words
 from tests.discord_standin import GUILDS, Standin
-from tests.discord_standin.world import ALICE, CAROL
+from tests.discord_standin.world import ALICE, BOB, CAROL
 from tests.discord_support import NO_OPUS, opus_loaded, pcm_48k_mono, running_bot
 
 # Voice playback needs libopus (a system package); the other Discord tests run without it.
@@ -120,6 +120,28 @@ def test_the_bot_leaves_when_its_channel_empties(bot: Standin) -> None:
         bot.wait(lambda: bot.bot_channel.get(SECOND.id, 0) is None, 10, "the bot leaving the empty channel")
     finally:
         bot.join_voice(SECOND, CAROL)
+
+
+def test_say_moves_the_bot_to_the_callers_new_channel_and_leave_disconnects(bot: Standin) -> None:
+    bot.final_reply(bot.command(FIRST, ALICE, "say", {"text": "Here first."}))
+    _speech_packets(bot, FIRST, max(len(bot.packets(FIRST)) - 1, 0))
+    assert bot.bot_channel[FIRST.id] == FIRST.voice_channel
+    bot.move_voice(FIRST, BOB, FIRST.voice_channel)  # someone stays behind, so the bot does not leave
+    bot.move_voice(FIRST, ALICE, FIRST.lounge)
+    try:
+        since = len(bot.packets(FIRST))
+        reply = bot.final_reply(bot.command(FIRST, ALICE, "say", {"text": "Now over here."}))
+        assert f"<#{FIRST.lounge}>" in reply.content
+        assert len(_speech_packets(bot, FIRST, since)) > 20
+        assert bot.bot_channel[FIRST.id] == FIRST.lounge
+        left = bot.final_reply(bot.command(FIRST, ALICE, "leave"))
+        assert "Left the voice channel" in left.content
+        bot.wait(lambda: bot.bot_channel.get(FIRST.id, 0) is None, 10, "the bot leaving")
+        again = bot.final_reply(bot.command(FIRST, ALICE, "leave"))
+        assert "not in a voice channel" in again.content
+    finally:
+        bot.move_voice(FIRST, BOB, None)
+        bot.move_voice(FIRST, ALICE, FIRST.voice_channel)
 
 
 def test_idle_bot_leaves_voice_after_idle_disconnect_s(tmp_path: Path) -> None:
