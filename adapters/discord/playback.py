@@ -26,6 +26,7 @@ log = logging.getLogger("voxhub.discord")
 UNDERRUN_WAIT_S = 0.005
 SILENCE = bytes(FRAME_BYTES)
 CONNECT_TIMEOUT_S = 20.0
+RECONNECT_WAIT_S = 5.0
 
 
 class CannotJoin(Exception):
@@ -186,12 +187,17 @@ class GuildPlayer:
         """The guild's voice connection, in `channel`: connect, or move there."""
         voice = self.guild.voice_client
         here = voice is not None and voice.channel is not None and voice.channel.id == channel.id
-        if isinstance(voice, discord.VoiceClient) and voice.is_connected() and here:
-            return voice
+        if isinstance(voice, discord.VoiceClient) and here:
+            # After a voice drop discord.py reconnects by itself, but in 2.7 its UDP reader thread can sit up to
+            # 30 s in select() on the closed old socket, so IP discovery stalls: wait a moment, then start over.
+            deadline = time.monotonic() + RECONNECT_WAIT_S
+            while not voice.is_connected() and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            if voice.is_connected():
+                return voice
         if voice is not None:
-            # Another channel, or a dropped connection that did not come back: leave and join afresh. (A move
-            # with VoiceClient.move_to can stall up to 30 s in discord.py 2.7: its UDP reader thread keeps
-            # waiting on the old socket while IP discovery runs on the new one.)
+            # Another channel, or a dropped connection that did not come back: leave and join afresh (a new
+            # VoiceClient, with a new reader thread). VoiceClient.move_to stalls the same way as a reconnect.
             await voice.disconnect(force=True)
         try:
             return await channel.connect(timeout=CONNECT_TIMEOUT_S, reconnect=True, self_deaf=True)
