@@ -44,7 +44,7 @@ from hub.errors import (
 from hub.keys import KeyStore
 from hub.library import VoiceLibrary, VoiceRecord, validate_voice_name
 from hub.metrics import Metrics
-from hub.quality import QualityReport
+from hub.quality import QualityReport, headline_numbers
 from hub.scheduler import Job, Priority
 from hub.session import SpeechPart, SpeechSession, conform_chunk
 from hub.settings import Settings, parse_section
@@ -70,6 +70,7 @@ __all__ = [
     "VoiceInfo",
     "VoxhubError",
     "conform_chunk",
+    "headline_numbers",
     "parse_section",
 ]
 

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import discord
 
-from hub.api import VoiceInfo, VoxhubError
+from hub.api import VoiceInfo, VoxhubError, headline_numbers
 
 COLOURS = {"accept": 0x2ECC71, "warn": 0xF1C40F, "reject": 0xE74C3C}
 ICONS = {"accept": "✅", "warn": "⚠️", "reject": "❌"}
-# The numbers a member can act on, in the order they read best; label and format.
-MAIN_NUMBERS = (
-    ("speech_s", "speech", "{:.1f} s"),
-    ("snr_db", "SNR", "{:.0f} dB"),
-    ("loudness_lufs", "loudness", "{:.0f} LUFS"),
-    ("clipping_ratio", "clipping", "{:.1%}"),
-    ("bandwidth_hz", "bandwidth", "{:.0f} Hz"),
-    ("speaker_consistency", "one speaker", "{:.2f}"),
-)
 EMBED_FIELD_MAX = 1024
 MAX_LISTED = 50
 
@@ -33,12 +23,7 @@ def report_embed(report: Mapping[str, Any], title: str) -> discord.Embed:
         title=f"{ICONS.get(verdict, '')} {title}: {verdict} (score {score:.2f})".strip(),
         colour=COLOURS.get(verdict, 0x95A5A6),
     )
-    metrics = report.get("metrics", {})
-    numbers = []
-    for key, label, fmt in MAIN_NUMBERS:
-        value = metrics.get(key)
-        if isinstance(value, (int, float)) and math.isfinite(value):
-            numbers.append(f"{label} {fmt.format(value)}")
+    numbers = headline_numbers(report)
     if numbers:
         embed.add_field(name="measured", value=" · ".join(numbers), inline=False)
     advice = [f"• {f['message']}" for f in report.get("findings", []) if f.get("severity") != "info"]
