@@ -48,6 +48,7 @@ from hub.quality import QualityReport, headline_numbers
 from hub.scheduler import Job, Priority
 from hub.session import SpeechPart, SpeechSession, conform_chunk
 from hub.settings import Settings, parse_section
+from hub.tasks import TaskSet
 from hub.workers import EnginePool
 
 log = logging.getLogger("voxhub.hub")
@@ -67,6 +68,7 @@ __all__ = [
     "SpeechRequest",
     "SpeechSession",
     "SpeechStream",
+    "TaskSet",
     "VoiceInfo",
     "VoxhubError",
     "conform_chunk",
