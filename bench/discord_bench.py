@@ -15,18 +15,16 @@ real daemon with the Discord adapter logged in to it, puts the bot in a voice ch
 from __future__ import annotations
 
 import argparse
-import http.client
-import json
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.timing import http_speech  # noqa: E402
 from tests.conftest import start_daemon  # noqa: E402
 from tests.discord_standin import GUILDS, Standin  # noqa: E402
 from tests.discord_standin.world import ALICE  # noqa: E402
@@ -43,20 +41,7 @@ def phrase(i: int, kind: str) -> str:
 
 def http_first_audio(url: str, text: str) -> float:
     """Seconds to the first byte of raw PCM audio over HTTP."""
-    parsed = urlparse(url)
-    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=120)
-    body = json.dumps({"model": "tts-1", "input": text, "response_format": "pcm"})
-    started = time.perf_counter()
-    conn.request("POST", "/v1/audio/speech", body, {"Content-Type": "application/json"})
-    response = conn.getresponse()
-    assert response.status == 200, response.read()
-    first = None
-    while response.read1(65536):
-        if first is None:
-            first = time.perf_counter() - started
-    conn.close()
-    assert first is not None
-    return first
+    return http_speech(url, text, "pcm")[0]
 
 
 def quiet(standin: Standin, seconds: float = 0.6) -> None:
