@@ -30,11 +30,24 @@ class HttpSettings:
     api_keys: tuple[str, ...] = ()
     require_api_key: str = "auto"
     max_body_mb: float = 25.0
+    ui: bool = True
+    """Serve the web UI at /ui/."""
+    ingress_proxies: tuple[str, ...] = ()
+    """Addresses whose requests carrying X-Ingress-Path are trusted (Home Assistant's Supervisor)."""
 
     def validate(self) -> None:
         _check_port("http.port", self.port)
         _check_choice("http.require_api_key", self.require_api_key, ("auto", "always", "never"))
-        if self.keys_required and not self.api_keys:
+        for address in self.ingress_proxies:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ConfigError(
+                    f"http.ingress_proxies: {address!r} is not an IP address: list the proxy's address, "
+                    'e.g. ["172.30.32.2"] for the Home Assistant Supervisor'
+                ) from None
+        # Behind ingress alone (no keys), only the trusted proxy gets in: that is a closed API, not an error.
+        if self.keys_required and not self.api_keys and not self.ingress_proxies:
             raise ConfigError(
                 f"http.api_keys is empty but http.host = {self.host!r} is not a loopback address, so API keys "
                 'are required: set http.api_keys = ["..."] (or VOXHUB_HTTP__API_KEYS), or set '

@@ -25,7 +25,7 @@ from hub.errors import (
     VoxhubError,
     WrongContentType,
 )
-from hub.http import uploads
+from hub.http import ui, uploads
 from hub.http.errors import Handler, error_middleware, http_error
 from hub.http.openapi import docs_page, openapi_spec
 from hub.scheduler import Priority
@@ -55,13 +55,17 @@ def create_app(hub: Hub) -> web.Application:
     app.router.add_get("/v1/voices", list_voices)
     app.router.add_post("/v1/voices", add_voice)
     app.router.add_get("/v1/voices/{name}", get_voice)
+    app.router.add_get("/v1/voices/{name}/reference", get_reference)
     app.router.add_delete("/v1/voices/{name}", delete_voice)
     app.router.add_post("/v1/quality", check_quality)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/openapi.json", openapi)
     app.router.add_get("/docs", docs)
-    app.router.add_get("/", index)
+    if settings.ui:
+        ui.mount(app)
+    else:
+        app.router.add_get("/", index)
     for route in hub.http_routes:  # mounted by adapters (e.g. Slack's /slack/events)
         app.router.add_route(route.method, route.path, route.handler)
     return app
@@ -74,7 +78,12 @@ def _auth_middleware(settings: HttpSettings, public_paths: set[str]) -> Any:
     @web.middleware
     async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         is_open = (
-            request.path in OPEN_PATHS or request.path in public_paths or request.path.startswith(CLIPS_PATH)
+            request.path in OPEN_PATHS
+            or request.path in public_paths
+            or request.path.startswith(CLIPS_PATH)
+            or (settings.ui and ui.is_open(request.path))
+            # Home Assistant signed the user in before its Supervisor proxied the request.
+            or ui.trusted_ingress(request, settings)
         )
         if enforce and not is_open:
             header = request.headers.get("Authorization", "")
@@ -147,6 +156,8 @@ async def speech(request: web.Request) -> web.StreamResponse:
             "X-Voxhub-Engine": stream.engine,
             "X-Voxhub-Cache": _cache_state(stream.cached_sentences, len(stream.sentences)),
             "X-Voxhub-First-Audio-Ms": f"{(time.perf_counter() - started) * 1000:.1f}",
+            # `pcm` has no header: players (the web UI's) need the rate to play it.
+            "X-Voxhub-Sample-Rate": str(first.rate),
         }
         if stream_format == "sse":
             return await _send_sse(request, fmt, first, chunks, headers)
@@ -265,6 +276,13 @@ async def list_voices(request: web.Request) -> web.Response:
 async def get_voice(request: web.Request) -> web.Response:
     hub = request.app[HUB_KEY]
     return web.json_response(await hub.voice_details(request.match_info["name"]))
+
+
+async def get_reference(request: web.Request) -> web.Response:
+    """GET /v1/voices/{name}/reference: a cloned voice's stored reference clip, as WAV."""
+    hub = request.app[HUB_KEY]
+    data, content_type = await hub.encode(await hub.reference_clip(request.match_info["name"]), "wav")
+    return web.Response(body=data, content_type=content_type)
 
 
 async def delete_voice(request: web.Request) -> web.Response:
