@@ -61,3 +61,19 @@ def color_scheme(driver: Any, scheme: str) -> None:
     driver.execute_cdp_cmd(
         "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]}
     )
+
+
+def phone(driver: Any, width: int = 390, height: int = 844) -> None:
+    """Emulate a phone's viewport (headless windows cannot be made that narrow)."""
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 2, "mobile": True},
+    )
+
+
+def full_page_png(driver: Any) -> bytes:
+    """A screenshot of the whole page, not only the visible part."""
+    import base64
+
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+    return base64.b64decode(shot["data"])

@@ -39,6 +39,15 @@ def test_every_page_loads_without_console_errors(ui_daemon: Daemon, driver: Any)
         section = open_page(driver, base, page)
         assert section.find_element("css selector", "h2").text
         assert console_errors(driver) == [], page
+    unlabelled = driver.execute_script("""
+        return [...document.querySelectorAll("input, select, textarea, meter")]
+          .filter((el) => !el.labels?.length && !el.getAttribute("aria-label")).map((el) => el.id);
+    """)
+    assert unlabelled == [], "every control needs a label (screen readers, voice control)"
+    buttons = driver.execute_script(
+        "return [...document.querySelectorAll('button')].filter((b) => !b.textContent.trim()).length"
+    )
+    assert buttons == 0, "a button without text"
     rows = driver.find_elements("css selector", "#status-body tr[data-engine]")
     assert [r.get_attribute("data-engine") for r in rows] == ["fake"]
     assert "ready" in rows[0].text

@@ -23,7 +23,12 @@ function show() {
   Promise.resolve(current.enter()).catch((error) => notify(error.message, "error"));
 }
 
-window.addEventListener("hashchange", () => { show(); document.getElementById("main").focus(); });
+window.addEventListener("hashchange", () => {
+  show();
+  // Keyboard and screen-reader users land on the new page's content, not back at the menu.
+  document.getElementById("main").focus({ preventScroll: true });
+  window.scrollTo(0, 0);
+});
 window.addEventListener("unhandledrejection", (event) => {
   // Shown to the user instead of failing silently; the API's messages say what to do.
   event.preventDefault();

@@ -35,6 +35,6 @@ export function renderReport(report) {
     h("p", { class: "muted" }, `Score ${report.score.toFixed(2)} of 1.`),
     findings.length
       ? h("ul", { class: "findings" }, findings.map((f) => h("li", { class: f.severity, "data-code": f.code },
-        h("strong", {}, TITLES[f.code] || f.code), f.message)))
+        h("strong", {}, TITLES[f.code] || f.code), h("span", { class: "advice" }, f.message))))
       : h("p", {}, "No problems found."));
 }

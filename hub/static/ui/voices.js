@@ -58,7 +58,7 @@ export function voicesPage() {
         h("dt", {}, "Transcript"), h("dd", {}, detail?.transcript || "–"),
         h("dt", {}, "Clip length"), h("dd", {}, detail?.reference_seconds ? `${detail.reference_seconds} s` : "–")),
       quality?.findings?.length
-        ? h("ul", { class: "findings" }, quality.findings.map((f) => h("li", { class: f.severity }, f.message)))
+        ? h("ul", { class: "findings" }, quality.findings.map((f) => h("li", { class: f.severity }, h("span", { class: "advice" }, f.message))))
         : h("p", { class: "muted" }, quality ? "No problems were found in the clip." : "Stored without a quality check."),
       h("p", {}, "Reference clip:"), clip);
     const response = await api(`v1/voices/${encodeURIComponent(name)}/reference`);
