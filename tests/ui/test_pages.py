@@ -96,3 +96,20 @@ def test_ingress_without_api_keys_is_a_valid_closed_setup(daemon_factory: Any) -
     assert _get(url + "/v1/voices", {}) == 401
     with urllib.request.urlopen(url + "/health") as response:
         assert json.load(response)["status"] == "ok"
+
+
+def test_with_api_keys_the_ui_asks_for_a_key_once(daemon_factory: Any, driver: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    daemon = daemon_factory(env={**FAKE_ONLY, "VOXHUB_HTTP__API_KEYS": "secret"})
+    driver.get(daemon.url + "/ui/")
+    dialog = driver.find_element(By.ID, "keydialog")
+    wait(driver, lambda d: dialog.is_displayed(), 20, "no key dialog after the API answered 401")
+    driver.find_element(By.ID, "key-input").send_keys("secret\n")
+    open_page(driver, daemon.url + "/ui/", "voices")
+    driver.refresh()  # the key is kept in the browser: no second question
+    open_page(driver, daemon.url + "/ui/", "play")
+    assert not driver.find_element(By.ID, "keydialog").is_displayed()
+    errors = console_errors(driver)
+    # The first, keyless request's 401 is logged by the browser; nothing else may fail.
+    assert all("401" in e for e in errors), errors
