@@ -8,6 +8,7 @@ which it parses into its own typed settings (raising ConfigError) — with `asyn
 ADAPTERS: dict[str, str] = {
     "wyoming": "adapters.wyoming:WyomingAdapter",
     "mqtt": "adapters.mqtt:MqttAdapter",
+    "slack": "adapters.slack:SlackAdapter",
 }
 
 

@@ -54,8 +54,11 @@ class FakeEngine(Engine):
             os._exit(70)
         if request.voice not in PRESETS and request.prompt is None:
             raise KeyError(f"fake engine has no voice {request.voice!r}")
+        # Presets speak at 200-599 Hz and cloned voices at 650-949 Hz, so a cloned voice can never be
+        # mistaken for a preset by its pitch.
         seed = request.prompt or request.voice.encode()
-        pitch = 200.0 + int.from_bytes(hashlib.sha256(seed).digest()[:2], "little") % 400
+        spread = int.from_bytes(hashlib.sha256(seed).digest()[:2], "little")
+        pitch = 650.0 + spread % 300 if request.prompt else 200.0 + spread % 400
         seconds = max(0.1, len(request.text) * SECONDS_PER_CHAR / request.speed)
         t = np.arange(int(seconds * RATE)) / RATE
         audio = (0.3 * np.sin(2 * np.pi * pitch * t) * 32767).astype("<i2")

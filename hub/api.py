@@ -18,6 +18,7 @@ import difflib
 import hashlib
 import json
 import logging
+import shutil
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,16 +29,19 @@ import numpy as np
 from engines.base import AudioChunk, EngineInfo, VoiceInfo
 from hub import __version__
 from hub import text as textproc
+from hub.analysis import AnalysisPool
 from hub.clips import ClipStore
 from hub.enroll import Toolkit, analyze, rejection
 from hub.errors import (
     ConfigError,
     EngineUnavailable,
     InvalidRequest,
+    StorageError,
     VoiceExists,
     VoiceNotFound,
     VoxhubError,
 )
+from hub.keys import KeyStore
 from hub.library import VoiceLibrary, VoiceRecord, validate_voice_name
 from hub.metrics import Metrics
 from hub.quality import QualityReport
@@ -73,6 +77,8 @@ OPENAI_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 # The formats `Hub.encode` writes (hub.audio.FORMATS, repeated so importing the facade stays light).
 AUDIO_FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
 MIN_SPEED, MAX_SPEED = 0.25, 4.0
+MIN_FREE_BYTES = 1 << 20
+"""Less free space than this in the data directory makes /health say "degraded"."""
 REFERENCE_RATE = 24000
 
 
@@ -150,8 +156,14 @@ class Hub:
         """Started adapters by name (see `register_adapter`), for the health report."""
         self.http_routes: list[HttpRoute] = []
         """Routes adapters mount on the daemon's HTTP server (see `add_http_route`)."""
+        self.storage_error: str | None = None
+        """Why the last write to the library failed (disk full, read-only), until a write succeeds again."""
+        self.keys = KeyStore(library, settings.http.api_keys)
+        """API keys (config and `voxhub keys create`), checked by the HTTP API."""
         self.toolkit = Toolkit(settings)
         """VAD, speaker encoder and ASR for enroll/check: built here, each model loaded on first use."""
+        self.analysis = AnalysisPool(settings.enroll.analysis_workers, settings.enroll.max_queued_analyses)
+        """Enroll/check analysis runs here, bounded, never on the executor that library reads share."""
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -170,6 +182,7 @@ class Hub:
             await hub.close()
 
     async def close(self) -> None:
+        self.analysis.close()
         await asyncio.gather(*(pool.close() for pool in self.pools.values()), return_exceptions=True)
         await asyncio.to_thread(self.library.close)
 
@@ -351,9 +364,25 @@ class Hub:
         first = parts[0]
         audio = b"".join(p.audio for p in parts)
         max_bytes = int(self.settings.cache.max_mb * (1 << 20))
-        await asyncio.to_thread(
-            self.library.cache_put, key, first.rate, first.width, first.channels, audio, max_bytes=max_bytes
-        )
+        try:
+            await asyncio.to_thread(
+                self.library.cache_put,
+                key,
+                first.rate,
+                first.width,
+                first.channels,
+                audio,
+                max_bytes=max_bytes,
+            )
+        except StorageError as exc:  # the listener still gets every sentence; only the cache misses out
+            self._storage_failed(exc)
+        else:
+            self.storage_error = None
+
+    def _storage_failed(self, exc: StorageError) -> None:
+        if self.storage_error is None:
+            log.warning("%s (synthesis goes on without the cache)", exc.message)
+        self.storage_error = exc.message
 
     async def _prompt(self, pool: EnginePool, voice: str) -> bytes:
         """The engine's prompt for a cloned voice: from the library, or prepared once and stored."""
@@ -372,7 +401,10 @@ class Hub:
         item = await job.results.get()
         if isinstance(item, BaseException):
             raise item
-        await asyncio.to_thread(self.library.put_prompt, voice, info.name, info.version, item.payload)
+        try:
+            await asyncio.to_thread(self.library.put_prompt, voice, info.name, info.version, item.payload)
+        except StorageError as exc:  # prepared again next time
+            self._storage_failed(exc)
         return item.payload
 
     async def open_session(self, request: SpeechRequest) -> SpeechSession:
@@ -413,7 +445,7 @@ class Hub:
             return await self._store_unchecked(name, audio, transcript, language, engine, replace)
         existing = [(r.name, np.frombuffer(r.embedding, dtype="<f4")) for r in records
                     if r.embedding and r.name != name]  # fmt: skip
-        result = await asyncio.to_thread(
+        result = await self.analysis.run(
             analyze, self.toolkit, audio, transcript=transcript.strip(), language=language, existing=existing
         )
         if result.report.verdict == "reject":
@@ -448,8 +480,8 @@ class Hub:
         """enroll.analyze = false: the decoded clip as it is, with what the caller said about it."""
         from hub.audio import decode_audio
 
-        samples, rate = await asyncio.to_thread(
-            decode_audio, audio, target_rate=REFERENCE_RATE, max_seconds=self.settings.enroll.max_seconds
+        samples, rate = await self.analysis.run(
+            decode_audio, audio, target_rate=REFERENCE_RATE, limits=self.settings.enroll.decode_limits
         )
         now = time.time()
         record = VoiceRecord(name=name, language=language, transcript=transcript,
@@ -475,11 +507,31 @@ class Hub:
                     param="against",
                 )
             embedding = np.frombuffer(record.embedding, dtype="<f4")
-        result = await asyncio.to_thread(analyze, self.toolkit, audio, text=text, against=embedding)
+        result = await self.analysis.run(analyze, self.toolkit, audio, text=text, against=embedding)
         if against is not None:
             details = {**result.report.details, "against": against}
             return dataclasses.replace(result.report, details=details)
         return result.report
+
+    async def fetch_clip(
+        self, url: str, *, max_bytes: int | None = None, headers: Mapping[str, str] | None = None
+    ) -> bytes:
+        """Download a clip for enroll/check through the one guarded fetch (hub.fetch): public addresses or
+        `enroll.allowed_hosts` only, at most enroll.max_upload_mb (or `max_bytes`, if smaller). `headers`
+        (a platform's token) reach the URL's own host only; a web page instead of audio raises code
+        `not_audio`."""
+        from hub.fetch import allow_list, fetch_audio
+
+        enroll = self.settings.enroll
+        limit = int(enroll.max_upload_mb * (1 << 20))
+        return await fetch_audio(
+            url,
+            max_bytes=limit if max_bytes is None else min(limit, max_bytes),
+            timeout_s=enroll.url_timeout_s,
+            allow_private=enroll.allow_private_urls,
+            allowed_hosts=allow_list(enroll.allowed_hosts),
+            headers=headers,
+        )
 
     async def voice_details(self, name: str) -> dict[str, Any]:
         """A voice as `list_voices` shows it, plus (for cloned voices) transcript, quality report and metadata."""
@@ -595,14 +647,29 @@ class Hub:
         engines = {name: pool.health() for name, pool in self.pools.items()}
         for name, pool in self.pools.items():
             self.metrics.queued.labels(name).set(len(pool.scheduler))
-        ok = any(pool.info is not None for pool in self.pools.values())
+        serving = any(pool.info is not None for pool in self.pools.values())
+        problem = self.storage_error or await asyncio.to_thread(self._storage_problem)
         return {
-            "status": "ok" if ok else "degraded",
+            "status": "ok" if serving and problem is None else "degraded",
+            "serving": serving,
             "uptime_s": round(time.time() - self.started_at, 1),
             "engines": engines,
             "cache": {"entries": entries, "bytes": size},
+            "library": {"path": str(self.library.path), "writable": problem is None, "error": problem},
             "adapters": {name: _adapter_status(adapter) for name, adapter in self.adapters.items()},
         }
+
+    def _storage_problem(self) -> str | None:
+        """Why the data directory cannot take writes now (nearly no space left), or None."""
+        directory = self.library.path.parent
+        try:
+            free = shutil.disk_usage(directory).free
+        except OSError as exc:
+            return f"cannot check the data directory {directory}: {exc}"
+        if free < MIN_FREE_BYTES:
+            return (f"the disk holding the data directory {directory} is full ({free} bytes free): free space "
+                    "there, or move the data directory (VOXHUB_DATA_DIR / data_dir)")  # fmt: skip
+        return None
 
 
 def _adapter_status(adapter: Any) -> dict[str, Any]:

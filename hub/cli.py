@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hub import __version__
-from hub.errors import ConfigError, VoxhubError
+from hub.errors import ConfigError, StorageError, VoxhubError
 from hub.settings import Settings, load_settings
 
 log = logging.getLogger("voxhub")
@@ -109,6 +109,25 @@ def build_parser() -> argparse.ArgumentParser:
     mpull.add_argument("--precision", choices=("fp32", "int8", "all"), default=None,
                        help="which files (default: engines.zipvoice.precision)")  # fmt: skip
     mpull.set_defaults(func=cmd_models_pull)
+    keys = commands.add_parser("keys", parents=[common], help="create, list and revoke API keys",
+                               description="Manage the HTTP API's keys (stored hashed in voxhub.db; a running "
+                               "daemon sees changes at once).")  # fmt: skip
+    key_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    kcreate = key_commands.add_parser("create", parents=[common], help="create a key and print it once",
+                                      description="Create a key named NAME; the key is printed once.")  # fmt: skip
+    kcreate.add_argument("name", metavar="NAME", help="a name to know the key by (who or what uses it)")
+    kcreate.add_argument("--scope", choices=("speak", "admin"), default="speak",
+                         help="speak: speech, models, voices (read), quality checks; admin: also enroll and "
+                              "remove voices (default: speak)")  # fmt: skip
+    kcreate.set_defaults(func=cmd_keys_create)
+    klist = key_commands.add_parser("list", parents=[common], help="list keys (names, scopes, dates; never the key)",
+                                    description="List the keys: name, scope, created, last used.")  # fmt: skip
+    klist.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    klist.set_defaults(func=cmd_keys_list)
+    krevoke = key_commands.add_parser("revoke", parents=[common], help="revoke a key at once",
+                                      description="Delete the key named NAME; it stops working at once.")  # fmt: skip
+    krevoke.add_argument("name", metavar="NAME", help="the key's name")
+    krevoke.set_defaults(func=cmd_keys_revoke)
     return parser
 
 
@@ -128,6 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(asyncio.run(args.func(settings, args)) or 0)
     except ConfigError as exc:
         print(f"voxhub: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except StorageError as exc:  # the data directory: one line naming it and the fix, no traceback
+        print(f"voxhub: {exc.message}", file=sys.stderr)
         return 2
     except VoxhubError as exc:
         print(f"voxhub: {exc.message}", file=sys.stderr)
@@ -305,6 +327,54 @@ async def cmd_voices_remove(settings: Settings, args: argparse.Namespace) -> int
     async with Hub.open(settings) as hub:
         await hub.delete_voice(args.name)
     print(f"removed {args.name}", file=sys.stderr)
+    return 0
+
+
+async def cmd_keys_create(settings: Settings, args: argparse.Namespace) -> int:
+    from hub import keys
+    from hub.library import VoiceLibrary
+
+    key = keys.new_key()
+    with VoiceLibrary.open(settings.db_path) as library:
+        library.add_api_key(args.name, keys.digest(key), args.scope)
+    print(key)
+    print(
+        f"created {args.scope} key {args.name!r}: it is shown only now (voxhub.db keeps a hash)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+async def cmd_keys_list(settings: Settings, args: argparse.Namespace) -> int:
+    import datetime
+
+    from hub.library import VoiceLibrary
+
+    with VoiceLibrary.open(settings.db_path) as library:
+        rows = library.api_keys()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+
+    def when(stamp: float | None) -> str:
+        return datetime.datetime.fromtimestamp(stamp).isoformat(" ", "seconds") if stamp else "never"
+
+    width = max([len(r["name"]) for r in rows] + [4])
+    print(f"{'NAME':<{width}}  {'SCOPE':<5}  {'CREATED':<19}  LAST USED")
+    for r in rows:
+        print(f"{r['name']:<{width}}  {r['scope']:<5}  {when(r['created_at']):<19}  {when(r['last_used'])}")
+    return 0
+
+
+async def cmd_keys_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.library import VoiceLibrary
+
+    with VoiceLibrary.open(settings.db_path) as library:
+        if not library.revoke_api_key(args.name):
+            names = ", ".join(r["name"] for r in library.api_keys()) or "none"
+            print(f"voxhub: no key named {args.name!r} (keys: {names})", file=sys.stderr)
+            return 2
+    print(f"revoked {args.name}", file=sys.stderr)
     return 0
 
 

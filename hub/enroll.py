@@ -135,7 +135,7 @@ def analyze(
         timings[stage] = timings.get(stage, 0.0) + now - clock
         clock = now
 
-    samples, rate = decode_audio(data, max_seconds=settings.enroll.max_seconds)
+    samples, rate = decode_audio(data, limits=settings.enroll.decode_limits)
     x16 = resample(samples, rate, ANALYSIS_RATE) if rate != ANALYSIS_RATE else samples
     lap("decode")
     segments = tools.vad.segments(x16)

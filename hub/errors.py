@@ -84,6 +84,18 @@ class Unauthorized(VoxhubError):
     code = "invalid_api_key"
 
 
+class Forbidden(VoxhubError):
+    """Refused whatever the key: a browser's cross-site request, or a key whose scope is too narrow."""
+
+    status = 403
+    type = "permission_error"
+    code = "forbidden"
+
+    def __init__(self, message: str, *, code: str = "forbidden", **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.code = code
+
+
 class EngineUnavailable(VoxhubError):
     """The engine's worker died or could not start; the request may be retried."""
 
@@ -106,6 +118,26 @@ class EngineError(VoxhubError):
 
 class ConfigError(Exception):
     """Invalid settings: stops start-up with a message naming the key and the fix."""
+
+
+class StorageError(VoxhubError):
+    """The data directory cannot be written (disk full, read-only, no permission); nothing was stored."""
+
+    status = 507
+    type = "server_error"
+    code = "storage_unavailable"
+
+
+class TooManyRequests(VoxhubError):
+    """A client that must slow down (e.g. too many wrong API keys); Retry-After says for how long."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float = 60.0, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
 
 
 class WrongContentType(InvalidRequest):

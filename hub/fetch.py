@@ -1,5 +1,10 @@
 """Fetching a reference clip from a URL, safely: public addresses only, a size cap and a timeout.
 
+This is the one gate for clip URLs, whatever the adapter (HTTP enrollment, MQTT enroll/check): reach it
+through `Hub.fetch_clip`. Hosts on `enroll.allowed_hosts` ("nas.local", "192.168.1.10:8123") may be
+private; nothing else may. Error messages name a category, never what the target answered, so the fetch
+cannot be used to scan the network.
+
 Every address a host name resolves to is checked (private, loopback, link-local, multicast, reserved
 and unspecified ranges are refused), and the connection goes to the checked addresses only, so a DNS
 answer cannot change between the check and the connect. Redirects are followed by hand, each one
@@ -10,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Mapping
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -22,6 +28,30 @@ MAX_REDIRECTS = 3
 
 class BadUrl(InvalidRequest):
     code = "bad_url"
+
+
+class NotAClip(BadUrl):
+    """The link answered with a web page (e.g. a login page served with 200), not audio."""
+
+    code = "not_audio"
+
+
+def _allowed(host: str, port: int | None, allowed: frozenset[str]) -> bool:
+    """Whether `host` (on `port`) is on the allow list, as a bare host or as host:port."""
+    host = host.lower().rstrip(".")
+    return host in allowed or (port is not None and f"{host}:{port}" in allowed)
+
+
+def allow_list(hosts: tuple[str, ...] | list[str]) -> frozenset[str]:
+    """`enroll.allowed_hosts` normalized for lookups: lower case, no trailing dot, IPv6 without brackets."""
+    normalized = set()
+    for entry in hosts:
+        entry = entry.strip().lower()
+        if entry.startswith("["):  # [::1]:8123 or [::1]
+            addr, _, rest = entry[1:].partition("]")
+            entry = addr + rest
+        normalized.add(entry.rstrip("."))
+    return frozenset(normalized)
 
 
 def _refused(address: str) -> bool:
@@ -45,20 +75,19 @@ def check_address(host: str, address: str) -> None:
 class _PublicResolver(AbstractResolver):
     """Resolves like the default resolver, then refuses the whole host if any address is not public."""
 
-    def __init__(self, allow_private: bool) -> None:
+    def __init__(self, allow_private: bool, allowed: frozenset[str]) -> None:
         self._inner = aiohttp.ThreadedResolver()
         self._allow_private = allow_private
+        self._allowed = allowed
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         try:
             results = await self._inner.resolve(host, port, family)
-        except OSError as exc:
-            raise BadUrl(
-                f"cannot resolve the URL's host {host!r} ({exc}): check the URL", param="url"
-            ) from None
-        if not self._allow_private:
+        except OSError:
+            raise BadUrl(f"cannot resolve the URL's host {host!r}: check the URL", param="url") from None
+        if not (self._allow_private or _allowed(host, port or None, self._allowed)):
             for result in results:
                 check_address(host, result["host"])
         return results
@@ -67,52 +96,80 @@ class _PublicResolver(AbstractResolver):
         await self._inner.close()
 
 
-def _check_url(url: str, allow_private: bool) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+def _check_url(url: str, allow_private: bool, allowed: frozenset[str]) -> str:
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:  # urllib's parser on a malformed URL (e.g. "http://[::1")
+        raise BadUrl(
+            f"{url!r} is not a valid URL: give an https://... link to the clip", param="url"
+        ) from None
+    if parts.scheme not in ("https", "http") or not host:
         raise BadUrl(f"{url!r} is not an http(s) URL: give an https://... link to the clip", param="url")
-    host = parts.hostname
+    port = port or (443 if parts.scheme == "https" else 80)
     try:
         ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
         return host  # a name: checked when it is resolved
-    if not allow_private:
+    if not (allow_private or _allowed(host, port, allowed)):
         check_address(host, host)  # a literal address never reaches the resolver
     return host
 
 
-async def fetch_audio(url: str, *, max_bytes: int, timeout_s: float, allow_private: bool = False) -> bytes:
-    """Download a clip of at most `max_bytes` within `timeout_s` seconds.
+def _failed(category: str) -> BadUrl:
+    # Never what the target said (status, body, connection error): that would make this a port scanner.
+    return BadUrl(f"could not fetch the clip: {category}; check the link, or upload the file", param="url")
 
-    `allow_private` is the `enroll.allow_private_urls` setting: off in production, on only for tests and
-    trusted networks that serve clips from their own machines.
+
+async def fetch_audio(
+    url: str,
+    *,
+    max_bytes: int,
+    timeout_s: float,
+    allow_private: bool = False,
+    allowed_hosts: frozenset[str] = frozenset(),
+    headers: Mapping[str, str] | None = None,
+) -> bytes:
+    """Download a clip of at most `max_bytes` within `timeout_s` seconds; every redirect is checked again.
+
+    `allowed_hosts` (see `allow_list`) may resolve to private addresses; `allow_private` is the
+    `enroll.allow_private_urls` setting that lifts the address check for every host (tests only).
+    `headers` (e.g. a platform's bearer token) go to the URL's own host only, never to a redirect's.
     """
+    _check_url(url, allow_private, allowed_hosts)
+    origin = urlsplit(url).netloc
     timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=min(timeout_s, 10.0))
-    connector = aiohttp.TCPConnector(resolver=_PublicResolver(allow_private), use_dns_cache=False)
+    resolver = _PublicResolver(allow_private, allowed_hosts)
+    connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False)
     try:
         async with aiohttp.ClientSession(timeout=timeout, connector=connector, trust_env=False) as session:
             for _ in range(MAX_REDIRECTS + 1):
-                _check_url(url, allow_private)
-                async with session.get(url, allow_redirects=False) as response:
+                _check_url(url, allow_private, allowed_hosts)
+                sent = dict(headers or {}) if urlsplit(url).netloc == origin else {}
+                async with session.get(url, allow_redirects=False, headers=sent) as response:
                     if response.status in (301, 302, 303, 307, 308) and "Location" in response.headers:
-                        url = urljoin(url, response.headers["Location"])
+                        try:
+                            url = urljoin(url, response.headers["Location"])
+                        except ValueError:
+                            raise _failed("the server sent a malformed redirect") from None
                         continue
-                    return await _read(response, url, max_bytes)
-            raise BadUrl(f"too many redirects (more than {MAX_REDIRECTS}) fetching the clip", param="url")
+                    return await _read(response, max_bytes)
+            raise _failed(f"more than {MAX_REDIRECTS} redirects")
     except TimeoutError:
-        raise BadUrl(
-            f"fetching {url} timed out after {timeout_s:g} s: check the link, or upload the file instead",
-            param="url",
-        ) from None
-    except aiohttp.ClientError as exc:
-        raise BadUrl(
-            f"could not fetch {url} ({exc}): check the link, or upload the file", param="url"
-        ) from None
+        raise _failed(f"no answer within {timeout_s:g} s (enroll.url_timeout_s)") from None
+    except aiohttp.ClientError:
+        raise _failed("the connection failed") from None
 
 
-async def _read(response: aiohttp.ClientResponse, url: str, max_bytes: int) -> bytes:
+async def _read(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
     if response.status != 200:
-        raise BadUrl(f"fetching {url} answered HTTP {response.status}: check the link", param="url")
+        raise _failed("the server did not return the clip")
+    if response.content_type == "text/html":
+        raise NotAClip(
+            "could not fetch the clip: the link answered with a web page, not audio (a login page?); "
+            "check the link and its permissions, or upload the file",
+            param="url",
+        )
     if response.content_length is not None and response.content_length > max_bytes:
         raise _too_large(response.content_length, max_bytes)
     data = bytearray()
@@ -132,4 +189,4 @@ def _too_large(size: int | None, max_bytes: int) -> UploadTooLarge:
     )
 
 
-__all__ = ["BadUrl", "check_address", "fetch_audio"]
+__all__ = ["BadUrl", "NotAClip", "allow_list", "check_address", "fetch_audio"]

@@ -7,6 +7,7 @@ use one connection per thread and, thanks to WAL, never wait for the writer.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import queue
@@ -26,7 +27,7 @@ import sqlite_utils
 from sqlite_utils.db import ForeignKey
 
 from engines.base import VoiceInfo
-from hub.errors import BadAudio, InvalidVoiceName, VoiceExists, VoiceNotFound
+from hub.errors import BadAudio, InvalidRequest, InvalidVoiceName, StorageError, VoiceExists, VoiceNotFound
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +108,21 @@ def _m2_user_voices(db: Database) -> None:
     )
 
 
+def _m3_api_keys(db: Database) -> None:
+    # API keys created by `voxhub keys create`: only a SHA-256 of each (high-entropy) key is kept.
+    keys = db.table("api_keys")
+    keys.create(
+        {"name": str, "hash": str, "scope": str, "created_at": float, "last_used": float},
+        pk="name",
+        not_null=["name", "hash", "scope", "created_at"],
+    )
+    keys.create_index(["hash"], unique=True)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial", _m1_initial),
     Migration(2, "user_voices", _m2_user_voices),
+    Migration(3, "api_keys", _m3_api_keys),
 ]
 """The registry, in order. Append new steps; `open` runs those not yet in `_migrations`."""
 
@@ -228,6 +241,38 @@ def _record(row: dict[str, Any]) -> VoiceRecord:
     )
 
 
+_STORAGE_MESSAGES = ("disk is full", "readonly database", "unable to open database", "disk i/o error",
+                     "read-only file system", "no space left", "permission denied")  # fmt: skip
+
+
+def _is_storage_problem(exc: BaseException) -> bool:
+    """A write failed because of the disk or the directory, not because of what was written."""
+    if isinstance(exc, OSError) and exc.errno in (
+        errno.ENOSPC,
+        errno.EROFS,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EDQUOT,
+    ):
+        return True
+    return isinstance(exc, (sqlite3.Error, OSError)) and any(m in str(exc).lower() for m in _STORAGE_MESSAGES)
+
+
+def storage_error(path: Path, exc: BaseException) -> StorageError:
+    """The error that names the data directory and what to do about it."""
+    reason = str(exc).lower()
+    if (
+        "full" in reason
+        or "no space" in reason
+        or getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
+    ):
+        fix = "the disk is full: free space there, or move the data directory (VOXHUB_DATA_DIR / data_dir)"
+    else:
+        fix = (f"it is not writable ({exc}): give the daemon's user write access, or choose another data "
+               "directory (VOXHUB_DATA_DIR / data_dir)")  # fmt: skip
+    return StorageError(f"cannot write the voice library {path} in the data directory {path.parent}: {fix}")
+
+
 class _Job(NamedTuple):
     fn: Callable[[Database], Any]
     future: Future[Any] | None  # None: fire and forget (errors are logged)
@@ -261,14 +306,22 @@ class VoiceLibrary:
         # data_version it was counted at (another process writing the file changes it).
         self._cache_total: int | None = None
         self._data_version = -1
+        self._storage_warned = False
 
     # lifecycle
 
     @classmethod
     def open(cls, path: Path, *, busy_timeout: float = 5.0) -> VoiceLibrary:
-        """Open (creating if needed) the library at `path` and bring its schema up to date."""
+        """Open (creating if needed) the library at `path` and bring its schema up to date.
+
+        StorageError (one line naming the directory and the fix) when the directory cannot be written."""
         library = cls(path, busy_timeout=busy_timeout)
-        library.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # Voices are biometric data: a new data directory and the library are the owner's alone.
+            library.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            library.path.touch(mode=0o600, exist_ok=True)  # SQLite gives -wal and -shm the same mode
+        except OSError as exc:
+            raise storage_error(library.path, exc) from None
         ready: Future[None] = Future()
         library._writer = threading.Thread(
             # daemon: a library never closed must not hang interpreter exit; every public write
@@ -282,8 +335,10 @@ class VoiceLibrary:
         try:
             ready.result()
             library._submit(_run_migrations, transactional=False)
-        except BaseException:
+        except BaseException as exc:
             library.close()
+            if _is_storage_problem(exc):
+                raise storage_error(library.path, exc) from None
             raise
         return library
 
@@ -391,6 +446,43 @@ class VoiceLibrary:
                 )
 
         self._submit(write)
+
+    # API keys (hub.keys): hashes only
+
+    def add_api_key(self, name: str, digest: str, scope: str) -> None:
+        """Store a key's hash under `name`; InvalidRequest if the name is taken."""
+
+        def write(db: Database) -> None:
+            if db.execute("SELECT 1 FROM api_keys WHERE name = ?", [name]).fetchone():
+                raise InvalidRequest(f"a key named {name!r} exists: revoke it first or pick another name")
+            db.table("api_keys").insert(
+                {"name": name, "hash": digest, "scope": scope, "created_at": time.time(), "last_used": None}
+            )
+
+        self._submit(write)
+
+    def api_keys(self) -> list[dict[str, Any]]:
+        """Every key's name, scope, created_at and last_used (never the hash)."""
+        sql = "SELECT name, scope, created_at, last_used FROM api_keys ORDER BY name"
+        return list(self._read().query(sql))
+
+    def has_api_keys(self) -> bool:
+        """Whether any key was created."""
+        return bool(self._read().execute("SELECT EXISTS (SELECT 1 FROM api_keys)").fetchone()[0])
+
+    def api_key_scope(self, digest: str) -> tuple[str, str] | None:
+        """(name, scope) of the key with this hash, or None."""
+        row = self._read().execute("SELECT name, scope FROM api_keys WHERE hash = ?", [digest]).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    def revoke_api_key(self, name: str) -> bool:
+        """Delete a key; False if there was none."""
+        return self._submit(lambda db: db.execute("DELETE FROM api_keys WHERE name = ?", [name]).rowcount > 0)
+
+    def touch_api_key(self, name: str) -> None:
+        """Record that a key was used (in the background: a request never waits for it)."""
+        sql = "UPDATE api_keys SET last_used = ? WHERE name = ?"
+        self._enqueue(lambda db: db.execute(sql, [time.time(), name]), None, True)
 
     # engine prompts (derived from a voice's reference by one engine version)
 
@@ -540,7 +632,12 @@ class VoiceLibrary:
         except BaseException as exc:
             self._cache_total = None  # the rolled-back job may have changed it: recount next time
             if job.future is None:
-                log.exception("voice library background write failed")
+                if _is_storage_problem(exc):  # e.g. cache-hit stamps on a full disk: say it once, briefly
+                    if not self._storage_warned:
+                        self._storage_warned = True
+                        log.warning("%s", storage_error(self.path, exc).message)
+                else:
+                    log.exception("voice library background write failed")
             else:
                 job.future.set_exception(exc)
             return
@@ -563,7 +660,12 @@ class VoiceLibrary:
         future: Future[T] = Future()
         if not self._enqueue(fn, future, transactional):
             raise RuntimeError("the voice library is closed")
-        return future.result()
+        try:
+            return future.result()
+        except (sqlite3.Error, OSError) as exc:
+            if _is_storage_problem(exc):
+                raise storage_error(self.path, exc) from None
+            raise
 
     def _stamp(self) -> float:
         # Strictly increasing within the process, so LRU order is call order even when two calls

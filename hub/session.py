@@ -93,13 +93,18 @@ class SpeechSession:
     def __init__(self, hub: Hub, template: SpeechRequest) -> None:
         self._hub = hub
         self._template = template
-        self._buffer = ""
+        self._pending = textproc.PrefixScanner()
         self._next_index = template.first_index
         self._parts: asyncio.Queue[SpeechPart | None] = asyncio.Queue()
         self._started: list[SpeechPart] = []
         self._finished = False
         self.format: tuple[int, int, int] | None = None
         """(rate, width, channels) of the first chunk; every later chunk is converted to it."""
+
+    @property
+    def pending_chars(self) -> int:
+        """Characters fed that are not yet part of a submitted sentence."""
+        return len(self._pending.text)
 
     @property
     def sentences(self) -> int:
@@ -110,17 +115,16 @@ class SpeechSession:
         """Add text; every sentence it completes is submitted at once. Bad input raises (a VoxhubError)."""
         if self._finished:
             raise InvalidRequest("this text stream has already finished: start a new one")
-        self._buffer += text
-        cut = textproc.complete_prefix(self._buffer)
-        if cut:
-            done, self._buffer = self._buffer[:cut], self._buffer[cut:]
+        self._pending.add(text)  # scans only the new text: a long stream stays linear
+        done = self._pending.take()
+        if done:
             await self._submit(done)
 
     async def finish(self) -> None:
         """No more text: submit what is left and end the stream once its audio is out."""
         if self._finished:
             return
-        rest, self._buffer = self._buffer, ""
+        rest, self._pending = self._pending.text, textproc.PrefixScanner()
         try:
             await self._submit(rest)
         finally:

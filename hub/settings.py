@@ -30,6 +30,12 @@ class HttpSettings:
     api_keys: tuple[str, ...] = ()
     require_api_key: str = "auto"
     max_body_mb: float = 25.0
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names besides loopback, IP literals and this machine's name (a reverse proxy's); "*" = any."""
+    allowed_origins: tuple[str, ...] = ()
+    """Web origins (scheme://host[:port]) allowed to send state-changing requests from a browser."""
+    auth_failures_per_minute: int = 10
+    """Wrong API keys a client (IP address) may send in a minute before it gets 429."""
     ui: bool = True
     """Serve the web UI at /ui/."""
     ingress_proxies: tuple[str, ...] = ()
@@ -38,6 +44,7 @@ class HttpSettings:
     def validate(self) -> None:
         _check_port("http.port", self.port)
         _check_choice("http.require_api_key", self.require_api_key, ("auto", "always", "never"))
+        _check_positive("http.auth_failures_per_minute", self.auth_failures_per_minute)
         for address in self.ingress_proxies:
             try:
                 ipaddress.ip_address(address)
@@ -46,11 +53,18 @@ class HttpSettings:
                     f"http.ingress_proxies: {address!r} is not an IP address: list the proxy's address, "
                     'e.g. ["172.30.32.2"] for the Home Assistant Supervisor'
                 ) from None
-        # Behind ingress alone (no keys), only the trusted proxy gets in: that is a closed API, not an error.
-        if self.keys_required and not self.api_keys and not self.ingress_proxies:
+        # "always" may rely on keys made by `voxhub keys create` alone; "auto" beyond loopback wants a
+        # deliberate choice. Behind ingress alone (no keys) only the trusted proxy gets in: a closed API.
+        if (
+            self.keys_required
+            and not self.api_keys
+            and self.require_api_key == "auto"
+            and not self.ingress_proxies
+        ):
             raise ConfigError(
                 f"http.api_keys is empty but http.host = {self.host!r} is not a loopback address, so API keys "
-                'are required: set http.api_keys = ["..."] (or VOXHUB_HTTP__API_KEYS), or set '
+                'are required: set http.api_keys = ["..."] (or VOXHUB_HTTP__API_KEYS), or create keys with '
+                '`voxhub keys create NAME` and set http.require_api_key = "always", or set '
                 'http.require_api_key = "never" if the network is trusted'
             )
 
@@ -198,12 +212,34 @@ class EnrollSettings:
     url_timeout_s: float = 15.0
     allow_private_urls: bool = False
     """Only for tests and trusted networks: lets URL fetches reach loopback/private addresses."""
+    max_channels: int = 2
+    """Most channels a clip may have (checked from the header and while decoding)."""
+    max_sample_rate: int = 96000
+    max_decoded_mb: float = 128.0
+    """Decoded PCM of all channels as 32-bit floats, in MiB: bounds what a small compressed file can cost."""
+    analysis_workers: int = 2
+    """Threads for enroll/check analysis, apart from everything else."""
+    max_queued_analyses: int = 8
+    """Analyses that may wait for a thread; more are refused as busy (HTTP 503 + Retry-After)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Hosts ("nas.local") or host:port ("192.168.1.10:8123") that clip URLs may fetch from on the LAN."""
     analyze: bool = True
     """False stores clips as uploaded (no trimming, transcription, embedding or quality gate)."""
 
+    @property
+    def decode_limits(self) -> Any:
+        """What decoding one clip may cost (hub.audio.DecodeLimits)."""
+        from hub.audio import DecodeLimits
+
+        return DecodeLimits(self.max_seconds, self.max_channels, self.max_sample_rate,
+                            int(self.max_decoded_mb * (1 << 20)))  # fmt: skip
+
     def validate(self) -> None:
-        for key in ("max_upload_mb", "max_seconds", "url_timeout_s"):
+        for key in ("max_upload_mb", "max_seconds", "url_timeout_s", "max_channels", "max_sample_rate",
+                    "max_decoded_mb", "analysis_workers"):  # fmt: skip
             _check_positive(f"enroll.{key}", getattr(self, key))
+        if self.max_queued_analyses < 0:
+            raise ConfigError(f"enroll.max_queued_analyses must be >= 0, got {self.max_queued_analyses}")
         if not 0 < self.min_prompt_s <= self.max_prompt_s:
             raise ConfigError(
                 f"enroll.min_prompt_s ({self.min_prompt_s}) must be > 0 and <= enroll.max_prompt_s "

@@ -49,6 +49,22 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.returncode is None
 
+    @property
+    def gone(self) -> bool:
+        """The process has ended or is ending, even if the event loop has not noticed yet."""
+        if not self.alive or self.pid is None:
+            return True
+        stdout = self.proc.stdout if self.proc is not None else None
+        if stdout is not None and stdout.at_eof():
+            return True
+        try:  # Linux: a killed worker's main thread is a zombie while its other threads still tear down
+            stat = Path(f"/proc/{self.pid}/stat").read_text()
+        except FileNotFoundError:
+            return True
+        except OSError:  # no procfs: trust the event loop
+            return False
+        return stat.rpartition(")")[2].split()[0] in ("Z", "X")
+
     async def start(self) -> EngineInfo:
         python = self.settings.python or sys.executable
         env = dict(os.environ)
@@ -237,11 +253,47 @@ class EnginePool:
         except WorkerDied as exc:
             raise EngineUnavailable(f"the {self.name} worker crashed while warming up ({exc})") from None
 
+    async def _take_while_alive(self, worker: WorkerProcess, ttl: float | None) -> tuple[Job | None, bool]:
+        """(the next job or None after `ttl` idle seconds, False), or (None, True) once the worker dies."""
+        assert worker.proc is not None
+        take = asyncio.ensure_future(self.scheduler.take(timeout=ttl))
+        died = asyncio.ensure_future(worker.proc.wait())
+        try:
+            await asyncio.wait({take, died}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            died.cancel()
+            if not take.done():
+                take.cancel()
+        try:
+            job = await take  # a job taken at the moment of death is still served, by a new worker
+        except asyncio.CancelledError:
+            if not died.done() or died.cancelled():
+                raise  # the pool itself is closing
+            return None, True
+        return job, False
+
+    async def _replace_idle(self, slot: int, worker: WorkerProcess) -> None:
+        """An idle worker died (OOM killer, a stray signal): start another before anyone asks for one."""
+        self.restarts += 1
+        self.workers[slot] = None
+        self.last_error = f"idle worker exited (exit code {worker.proc.returncode if worker.proc else '?'})"
+        log.error("%s worker %s died while idle (%s); restarting it", self.name, worker.pid, self.last_error)
+        try:
+            self.workers[slot] = await self._spawn()
+        except EngineUnavailable as err:
+            self.state, self.last_error = "failed", err.message
+
     async def _loop(self, slot: int) -> None:
         ttl = self.settings.idle_ttl_s or None
         while True:
             worker = self.workers[slot]
-            job = await self.scheduler.take(timeout=ttl if worker is not None else None)
+            if worker is not None and worker.alive:
+                job, died = await self._take_while_alive(worker, ttl)
+                if died:
+                    await self._replace_idle(slot, worker)
+                    continue
+            else:
+                job = await self.scheduler.take(timeout=ttl if worker is not None else None)
             if job is None:
                 if worker is not None:
                     log.info("%s worker %s idle for %g s: stopping it", self.name, worker.pid, ttl)
@@ -253,6 +305,9 @@ class EnginePool:
             if job.cancelled:
                 job.results.put_nowait(asyncio.CancelledError())
                 continue
+            if worker is not None and worker.gone:  # died while idle, just before this job came
+                await self._replace_idle(slot, worker)
+                worker = self.workers[slot]
             try:
                 if worker is None or not worker.alive:
                     worker = self.workers[slot] = await self._spawn()

@@ -23,7 +23,6 @@ log = logging.getLogger("voxhub.mqtt")
 
 SAY_QUEUE = 500
 MAX_TEXT_PAYLOAD = 1 << 20
-DOWNLOAD_TIMEOUT_S = 30.0
 HTTP_WAIT_S = 5.0
 HERMES_SAY = "hermes/tts/say"
 
@@ -268,7 +267,7 @@ class MqttAdapter:
     async def _enroll(self, payload: bytes) -> dict[str, Any]:
         """Store the voice; the hub judges the clip first (a rejected clip is an error carrying its report)."""
         command = commands.parse_enroll(payload, max_bytes=self.settings.max_audio_bytes)
-        audio = command.audio or await self._download(command.url, command.id)
+        audio = command.audio or await self._fetch(command.url)
         voice = await self.hub.enroll(
             command.name,
             audio,
@@ -284,43 +283,15 @@ class MqttAdapter:
             "report": details.get("quality"),
         }
 
+    async def _fetch(self, url: str) -> bytes:
+        """A clip URL goes through the hub's guarded fetch (private addresses only if allowed), capped here."""
+        return await self.hub.fetch_clip(url, max_bytes=self.settings.max_audio_bytes)
+
     async def _check(self, payload: bytes) -> dict[str, Any]:
         command = commands.parse_check(payload, max_bytes=self.settings.max_audio_bytes)
-        audio = command.audio or await self._download(command.url, command.id)
+        audio = command.audio or await self._fetch(command.url)
         report = await self.hub.check(audio)
         return {"id": command.id, "verdict": report.verdict, "report": report.to_dict()}
-
-    async def _download(self, url: str, command_id: Any) -> bytes:
-        """Fetch a clip, refusing anything over max_audio_mb before it is all in memory."""
-        import aiohttp
-
-        limit = self.settings.max_audio_bytes
-        try:
-            timeout = aiohttp.ClientTimeout(total=DOWNLOAD_TIMEOUT_S)
-            async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
-                if response.status != 200:
-                    raise commands.BadCommand(
-                        f"could not download {url}: HTTP {response.status}",
-                        command_id=command_id,
-                        code="bad_audio",
-                    )
-                data = bytearray()
-                async for piece in response.content.iter_chunked(1 << 16):
-                    data += piece
-                    if len(data) > limit:
-                        raise commands.BadCommand(
-                            f"the clip at {url} is over the {self.settings.max_audio_mb} MB limit "
-                            "(adapters.mqtt.max_audio_mb): use a shorter clip",
-                            command_id=command_id,
-                            code="too_large",
-                        )
-                return bytes(data)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise commands.BadCommand(
-                f"could not download {url} ({exc or type(exc).__name__}): check that voxhub can reach it",
-                command_id=command_id,
-                code="bad_audio",
-            ) from None
 
     # --- Home Assistant -----------------------------------------------------------------------------
 

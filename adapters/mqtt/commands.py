@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.mqtt.settings import valid_target
+from adapters.mqtt.settings import valid_level, valid_target
 from hub.api import AUDIO_FORMATS, VoxhubError
 
 
@@ -143,8 +143,8 @@ def parse_say(payload: bytes, *, max_bytes: int) -> Say:
     target = _get(body, "target", str, command_id)
     if target is not None and not valid_target(target):
         raise BadCommand(
-            f"`target` {target!r} cannot be a topic level: use letters, digits, '-' or '_' "
-            "(no '+', '#' or empty levels)",
+            f"`target` {target!r} cannot be a topic level: use one level of 1-64 letters, digits, '-' or '_' "
+            "(e.g. kitchen; no '/', '..', '+', '#' or empty levels)",
             command_id=command_id,
         )
     fmt = _get(body, "format", str, command_id)
@@ -245,8 +245,8 @@ def parse_hermes_say(payload: bytes, *, max_bytes: int, new_id: str) -> HermesSa
     return HermesSay(
         text=text,
         # The id ends up in a topic (playBytes/<id>), so one that cannot be a topic level is replaced.
-        id=str(body["id"]) if valid_target(str(body.get("id") or "")) else new_id,
-        site_id=site if isinstance(site, str) and valid_target(site) else "default",
+        id=str(body["id"]) if valid_level(str(body.get("id") or "")) else new_id,
+        site_id=site if isinstance(site, str) and valid_level(site) else "default",
         session_id=session if isinstance(session, str) else None,
         lang=lang if isinstance(lang, str) else None,
     )

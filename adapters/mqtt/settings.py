@@ -14,6 +14,9 @@ SECTION = "adapters.mqtt"
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 # One topic level: no wildcards, no separators, nothing the broker would refuse.
 _LEVEL = re.compile(r"^[^/#+\x00]+$")
+# An audio target: one level of safe characters only (no "..", no wildcards, nothing a subscriber's
+# file-system or URL mapping could misread).
+_TARGET = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,12 @@ class MqttSettings:
             parts.port  # noqa: B018 - parsing the port is the check
         except ValueError:
             raise ConfigError(f"{SECTION}.url = {self.url!r} has an invalid port: use 1-65535") from None
-        for key in ("topic_prefix", "discovery_prefix", "target"):
+        if not valid_target(self.target):
+            raise ConfigError(
+                f"{SECTION}.target = {self.target!r} is not a valid audio target: use one topic level of "
+                "1-64 letters, digits, '-' or '_' (e.g. kitchen)"
+            )
+        for key in ("topic_prefix", "discovery_prefix"):
             value = getattr(self, key)
             if not all(_LEVEL.match(level) for level in value.split("/")):
                 raise ConfigError(
@@ -177,5 +185,10 @@ def object_id(name: str) -> str:
 
 
 def valid_target(target: str) -> bool:
-    """Whether `target` can be the tail of an audio topic."""
-    return all(_LEVEL.match(level) for level in target.split("/"))
+    """Whether `target` can be the tail of an audio topic: one level of [A-Za-z0-9_-], 1-64 characters."""
+    return bool(_TARGET.match(target))
+
+
+def valid_level(level: str) -> bool:
+    """Whether `level` (a Hermes site or request id) is one topic level: no separators or wildcards."""
+    return bool(_LEVEL.match(level)) and level not in (".", "..")

@@ -42,18 +42,32 @@ log = logging.getLogger("voxhub.wyoming")
 STREAM_LIMIT = 1 << 20
 """Longest header line accepted (asyncio's default of 64 KiB is short for a long text sent inline)."""
 VOXHUB_URL = "https://github.com/voxhub/voxhub"
+DEFAULT_MAX_FRAME = 4 << 20
+LINGER_S, LINGER_BYTES = 1.0, 8 << 20
 
 
 class MalformedEvent(Exception):
     """An event the protocol cannot make sense of; answered with an `error` event."""
 
+    fatal = False
+    """True: the stream cannot be trusted to go on (the connection is closed after the error event)."""
+    code = "malformed_event"
 
-async def read_event(reader: asyncio.StreamReader) -> Event | None:
-    """The next event, None at end of stream; MalformedEvent for bad framing (the stream stays usable)."""
+
+class FrameTooLarge(MalformedEvent):
+    """A header line or a claimed data/payload length over the limits: refused before it is read."""
+
+    fatal = True
+    code = "frame_too_large"
+
+
+async def read_event(reader: asyncio.StreamReader, max_frame_bytes: int = DEFAULT_MAX_FRAME) -> Event | None:
+    """The next event, None at end of stream; MalformedEvent for bad framing (the stream stays usable
+    unless the error is `fatal`: a frame over the limits is never read into memory)."""
     try:
         line = await reader.readline()
-    except ValueError:  # over STREAM_LIMIT: asyncio has dropped the line
-        raise MalformedEvent(f"event header longer than {STREAM_LIMIT} bytes") from None
+    except ValueError:  # over STREAM_LIMIT: asyncio has dropped what it buffered
+        raise FrameTooLarge(f"event header longer than {STREAM_LIMIT} bytes") from None
     if not line:
         return None
     try:
@@ -66,6 +80,13 @@ async def read_event(reader: asyncio.StreamReader) -> Event | None:
     data_length, payload_length = header.get("data_length") or 0, header.get("payload_length") or 0
     if not isinstance(data_length, int) or not isinstance(payload_length, int):
         raise MalformedEvent("data_length and payload_length must be integers")
+    if data_length < 0 or payload_length < 0:
+        raise FrameTooLarge("data_length and payload_length must not be negative")
+    if data_length + payload_length > max_frame_bytes:
+        raise FrameTooLarge(
+            f"{header['type']!r} claims {data_length + payload_length} bytes of data and payload, over the "
+            f"{max_frame_bytes}-byte limit (adapters.wyoming.max_frame_bytes)"
+        )
     if data_length > 0:
         extra = await reader.readexactly(data_length)
         try:
@@ -79,11 +100,37 @@ async def read_event(reader: asyncio.StreamReader) -> Event | None:
     return Event(type=header["type"], data=data, payload=payload)
 
 
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Before closing on a bad frame: say we are done and discard (never keep) what is still arriving for a
+    moment, so the close is not a reset that destroys the error event on its way to the client."""
+    with contextlib.suppress(Exception):
+        if writer.can_write_eof():
+            writer.write_eof()
+        deadline = asyncio.get_running_loop().time() + LINGER_S
+        discarded = 0
+        while discarded < LINGER_BYTES and (left := deadline - asyncio.get_running_loop().time()) > 0:
+            data = await asyncio.wait_for(reader.read(1 << 16), left)
+            if not data:
+                break
+            discarded += len(data)
+
+
+async def refuse(writer: asyncio.StreamWriter, reason: str) -> None:
+    """Answer a connection over the limits with one `error` event, then close it."""
+    with contextlib.suppress(Exception):
+        event = Error(text=f"too many connections: {reason}; close idle ones or retry later",
+                      code="too_many_connections").event()  # fmt: skip
+        await asyncio.wait_for(async_write_event(event, writer), 5)
+    writer.close()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(writer.wait_closed(), 5)
+
+
 def _error(exc: BaseException) -> Event:
     if isinstance(exc, VoxhubError):
         return Error(text=exc.message, code=exc.code).event()
     if isinstance(exc, MalformedEvent):
-        return Error(text=f"malformed event: {exc}", code="malformed_event").event()
+        return Error(text=f"malformed event: {exc}", code=exc.code).event()
     return Error(text=f"internal error: {exc}; see the daemon's log", code="internal_error").event()
 
 
@@ -108,6 +155,13 @@ def _voice(event: Event) -> tuple[str | None, str | None]:
     return name or None, speaker or None
 
 
+class TextTooLong(VoxhubError):
+    """A stream sent more text than adapters.wyoming.max_stream_chars."""
+
+    code = "text_too_long"
+    status = 413
+
+
 class WyomingConnection:
     """The events of one client connection, handled in order."""
 
@@ -122,17 +176,30 @@ class WyomingConnection:
         self._stream_failed = False
         self._streaming = False
         self._sender: asyncio.Task[None] | None = None
+        self._stream_chars = 0
 
     async def run(self) -> None:
         """Handle events until the client disconnects."""
+        limits = self.settings
         try:
             while True:
                 try:
-                    event = await read_event(self.reader)
+                    # Idle time counts only while waiting for the client (replies are awaited in handle_event).
+                    event = await asyncio.wait_for(
+                        read_event(self.reader, limits.max_frame_bytes), limits.idle_timeout_s
+                    )
                 except MalformedEvent as exc:
                     log.warning("Wyoming client sent a malformed event: %s", exc)
                     await self.write(_error(exc))
+                    if exc.fatal:
+                        await _linger(self.reader, self.writer)
+                        break
                     continue
+                except TimeoutError:
+                    text = (f"closing the connection: nothing received for {limits.idle_timeout_s:g} s "
+                            "(adapters.wyoming.idle_timeout_s)")  # fmt: skip
+                    await self.write(Error(text=text, code="idle_timeout").event())
+                    break
                 if event is None:
                     break
                 await self.handle_event(event)
@@ -239,7 +306,7 @@ class WyomingConnection:
     async def _stream_start(self, event: Event) -> None:
         if self._streaming:
             raise MalformedEvent("synthesize-start inside a stream: send synthesize-stop first")
-        self._streaming, self._stream_failed = True, False
+        self._streaming, self._stream_failed, self._stream_chars = True, False, 0
         name, speaker = _voice(event)
         try:
             self._session = await self.hub.open_session(
@@ -256,6 +323,13 @@ class WyomingConnection:
         text = _text(event)
         if self._stream_failed or self._session is None:
             return
+        self._stream_chars += len(text)
+        if self._stream_chars > self.settings.max_stream_chars:
+            await self._fail_stream()
+            raise TextTooLong(
+                f"the stream's text is over {self.settings.max_stream_chars} characters "
+                "(adapters.wyoming.max_stream_chars): the rest of this stream is ignored; send shorter answers"
+            )
         try:
             await self._session.feed(text)
         except BaseException:

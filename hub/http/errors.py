@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from hub.errors import EngineUnavailable, VoxhubError
+from hub.errors import EngineUnavailable, TooManyRequests, VoxhubError
 
 log = logging.getLogger("voxhub.http")
 
@@ -19,7 +19,7 @@ _HTTP_TYPES = {401: "invalid_request_error", 404: "invalid_request_error", 405: 
 
 def error_response(exc: VoxhubError) -> web.Response:
     headers = {}
-    if isinstance(exc, EngineUnavailable):
+    if isinstance(exc, (EngineUnavailable, TooManyRequests)):
         headers["Retry-After"] = str(max(1, round(exc.retry_after)))
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
@@ -62,3 +62,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                 405, f"method {request.method} is not allowed on {request.path}", "method_not_allowed"
             )
         return http_error(exc.status, exc.reason, "http_error")
+    except Exception:
+        # A bug, not bad input: still OpenAI's shape (clients parse it), with the details in the log.
+        log.exception("%s %s failed", request.method, request.path)
+        return http_error(500, "internal error: the daemon's log has the details", "internal_error")

@@ -22,12 +22,16 @@ def _errors(*codes: int) -> dict[str, Any]:
 _REASONS = {
     400: "Invalid request (empty input, bad format, malformed JSON)",
     401: "Missing or invalid API key",
+    403: "Refused: a key of too narrow a scope (speak where admin is needed), or a browser's cross-site / "
+    "DNS-rebinding request (see http.allowed_hosts, http.allowed_origins)",
     404: "Unknown voice (the message lists close matches)",
     409: "A voice of that name exists",
     413: "Input or upload too large",
     415: "Wrong Content-Type",
     422: "The clip was rejected by the quality check (the error carries the report)",
+    429: "Too many wrong API keys from this client: retry after Retry-After seconds",
     503: "Engine unavailable (worker crashed or restarting): retry after Retry-After seconds",
+    507: "The data directory cannot be written (disk full, read-only): nothing was stored",
 }
 
 
@@ -100,7 +104,7 @@ def openapi_spec() -> dict[str, Any]:
                     "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SpeechRequest"}}}},
                     "responses": {
                         "200": {"description": "Audio in the requested format, or text/event-stream for stream_format=sse"},
-                        **_errors(400, 401, 404, 413, 415, 503),
+                        **_errors(400, 401, 403, 404, 413, 415, 429, 503),
                     },
                 }
             },
@@ -118,7 +122,7 @@ def openapi_spec() -> dict[str, Any]:
             "/v1/voices": {
                 "get": {"summary": "List every voice: engine presets and cloned voices", "responses": {"200": ok_json}},
                 "post": {
-                    "summary": "Enroll a cloned voice from a reference clip: trimmed, transcribed, checked (a rejected clip is a 422 with the quality report and stores nothing)",
+                    "summary": "Enroll a cloned voice (admin key) from a reference clip: trimmed, transcribed, checked (a rejected clip is a 422 with the quality report and stores nothing)",
                     "requestBody": {
                         "content": {
                             "multipart/form-data": {"schema": {"type": "object", "properties": {
@@ -130,13 +134,13 @@ def openapi_spec() -> dict[str, Any]:
                                 "transcript": {"type": "string"}, "language": {"type": "string"}}}},
                         }
                     },
-                    "responses": {"201": ok_json, **_errors(400, 401, 409, 413, 422, 503)},
+                    "responses": {"201": ok_json, **_errors(400, 401, 403, 409, 413, 422, 429, 503, 507)},
                 },
             },
             "/v1/voices/{name}": {
                 "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "get": {"summary": "One voice; cloned voices add transcript, language and quality report", "responses": {"200": ok_json, **_errors(404)}},
-                "delete": {"summary": "Remove a cloned voice", "responses": {"200": ok_json, **_errors(400, 404)}},
+                "delete": {"summary": "Remove a cloned voice (admin key)", "responses": {"200": ok_json, **_errors(400, 401, 403, 404, 429, 507)}},
             },
             "/v1/voices/{name}/reference": {
                 "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hmac
 import json
 import logging
 import time
@@ -20,16 +19,16 @@ from hub.errors import (
     BadAudio,
     InvalidRequest,
     NotFound,
-    Unauthorized,
     UnsupportedFormat,
     VoxhubError,
     WrongContentType,
 )
 from hub.http import ui, uploads
-from hub.http.errors import Handler, error_middleware, http_error
+from hub.http.auth import auth_middleware
+from hub.http.errors import error_middleware, http_error
+from hub.http.guard import browser_guard
 from hub.http.openapi import docs_page, openapi_spec
 from hub.scheduler import Priority
-from hub.settings import HttpSettings
 
 log = logging.getLogger("voxhub.http")
 
@@ -41,10 +40,24 @@ CLIPS_PATH = "/v1/audio/clips/"
 
 def create_app(hub: Hub) -> web.Application:
     settings = hub.settings.http
+    public_paths = {r.path for r in hub.http_routes if r.public}
+
+    def unguarded(request: web.Request) -> bool:
+        return (
+            _is_open(request.path, public_paths)
+            # The UI's files carry no data; the API calls they make are checked as any other.
+            or (settings.ui and ui.is_open(request.path))
+            # Home Assistant signed an admin in before its Supervisor proxied the request to the panel.
+            or ui.trusted_ingress(request, settings)
+        )
+
     app = web.Application(
         middlewares=[
             error_middleware,
-            _auth_middleware(settings, {r.path for r in hub.http_routes if r.public}),
+            # Keys first: a request that proves a key cannot come from a rebinding or cross-site page (it
+            # would need the key), so the browser guard only judges requests made without one.
+            auth_middleware(settings, hub.keys, unguarded),
+            browser_guard(settings, unguarded),
         ],
         client_max_size=int(settings.max_body_mb * (1 << 20)),
     )
@@ -71,30 +84,9 @@ def create_app(hub: Hub) -> web.Application:
     return app
 
 
-def _auth_middleware(settings: HttpSettings, public_paths: set[str]) -> Any:
-    keys = [key.encode() for key in settings.api_keys]
-    enforce = bool(keys) or settings.keys_required
-
-    @web.middleware
-    async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        is_open = (
-            request.path in OPEN_PATHS
-            or request.path in public_paths
-            or request.path.startswith(CLIPS_PATH)
-            or (settings.ui and ui.is_open(request.path))
-            # Home Assistant signed the user in before its Supervisor proxied the request.
-            or ui.trusted_ingress(request, settings)
-        )
-        if enforce and not is_open:
-            header = request.headers.get("Authorization", "")
-            token = header.removeprefix("Bearer ").strip().encode() if header.startswith("Bearer ") else b""
-            if not any(hmac.compare_digest(token, key) for key in keys):
-                raise Unauthorized(
-                    "missing or invalid API key: send `Authorization: Bearer <key>` with a key from http.api_keys"
-                )
-        return await handler(request)
-
-    return auth
+def _is_open(path: str, public_paths: set[str]) -> bool:
+    """Paths served without a key and without the browser guard (see hub.http.guard)."""
+    return path in OPEN_PATHS or path in public_paths or path.startswith(CLIPS_PATH)
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
@@ -139,7 +131,7 @@ async def speech(request: web.Request) -> web.StreamResponse:
     req = SpeechRequest(
         text=text,
         voice=voice,
-        speed=float(_field(body, "speed", (int, float), 1.0)),
+        speed=_speed(_field(body, "speed", (int, float), 1.0)),
         engine=_field(body, "model", str, None),
         speaker=_field(body, "speaker", str, None),
         priority=Priority.NORMAL,
@@ -164,6 +156,13 @@ async def speech(request: web.Request) -> web.StreamResponse:
         return await _send_audio(request, fmt, first, chunks, headers)
     finally:
         await stream.aclose()
+
+
+def _speed(value: float) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # a JSON integer beyond any float
+        raise InvalidRequest("`speed` is out of range: use a value from 0.25 to 4.0", param="speed") from None
 
 
 def _engine_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -212,11 +211,23 @@ async def _send_audio(
     response = web.StreamResponse(headers={"Content-Type": audio.CONTENT_TYPES[fmt], **headers})
     response.enable_chunked_encoding()
     await response.prepare(request)
-    async for data in _encoded(fmt, first, chunks):
-        if data:
-            await response.write(data)
+    try:
+        async for data in _encoded(fmt, first, chunks):
+            if data:
+                await response.write(data)
+    except ConnectionError:
+        raise  # the listener hung up: nothing more to send
+    except Exception as exc:
+        # The status line went out with the first audio: a second response would corrupt the body, so the
+        # audio ends here (truncated) and the chunked stream is closed properly.
+        _log_cut(request, exc)
     await response.write_eof()
     return response
+
+
+def _log_cut(request: web.Request, exc: Exception) -> None:
+    message = exc.message if isinstance(exc, VoxhubError) else repr(exc)
+    log.warning("%s %s: stream cut after its first audio: %s", request.method, request.path, message)
 
 
 async def _send_sse(
@@ -240,8 +251,12 @@ async def _send_sse(
             "usage": {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0},
         }
         await response.write(f"data: {json.dumps(done)}\n\n".encode())
-    except VoxhubError as exc:
-        await response.write(f"data: {json.dumps({'type': 'error', **exc.to_openai()})}\n\n".encode())
+    except ConnectionError:
+        raise
+    except Exception as exc:
+        _log_cut(request, exc)
+        error = exc if isinstance(exc, VoxhubError) else VoxhubError("the stream failed; retry the request")
+        await response.write(f"data: {json.dumps({'type': 'error', **error.to_openai()})}\n\n".encode())
     await response.write_eof()
     return response
 
@@ -334,7 +349,9 @@ async def check_quality(request: web.Request) -> web.Response:
 async def health(request: web.Request) -> web.Response:
     hub = request.app[HUB_KEY]
     report = await hub.health()
-    return web.json_response(report, status=200 if report["status"] == "ok" else 503)
+    # 503 only when nothing can speak: a full disk degrades the hub but it still serves (probes must not
+    # restart it for that).
+    return web.json_response(report, status=200 if report["serving"] else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:

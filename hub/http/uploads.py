@@ -15,11 +15,12 @@ from aiohttp import BodyPartReader, web
 
 from hub.api import Hub
 from hub.errors import BadAudio, InvalidRequest, UploadTooLarge, WrongContentType
-from hub.fetch import fetch_audio
 
 FIELD_SLACK = 64 << 10
 """Room for the form fields and multipart boundaries beside the clip itself."""
 FILE_FIELDS = ("file", "audio")
+TEXT_FIELD_LIMIT = 64 << 10
+"""The largest text field of a multipart upload (a transcript of a 30 s clip is well under 1 KiB)."""
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
@@ -62,10 +63,7 @@ async def read_clip(request: web.Request, hub: Hub) -> tuple[bytes, dict[str, An
     if url is not None:
         if not isinstance(url, str):
             raise InvalidRequest("`url` must be a string: an https:// link to the clip", param="url")
-        enroll = hub.settings.enroll
-        clip = await fetch_audio(url, max_bytes=limit, timeout_s=enroll.url_timeout_s,
-                                 allow_private=enroll.allow_private_urls)  # fmt: skip
-        return clip, body
+        return await hub.fetch_clip(url, max_bytes=limit), body
     if encoded is None:
         return b"", body
     if not isinstance(encoded, str):
@@ -82,17 +80,28 @@ async def read_clip(request: web.Request, hub: Hub) -> tuple[bytes, dict[str, An
 async def _multipart(request: web.Request, limit: int) -> tuple[bytes, dict[str, Any]]:
     fields: dict[str, Any] = {}
     clip = bytearray()
+    total = 0  # every part's bytes: many fields must not add up to more than a clip may
     reader = await request.multipart()
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
             raise InvalidRequest("nested multipart bodies are not supported", param="file")
-        if part.name in FILE_FIELDS:
-            while chunk := await part.read_chunk(1 << 16):
-                clip += chunk
-                if len(clip) > limit:
-                    raise _too_large(limit)
-        elif part.name:
-            value = await part.read_chunk(FIELD_SLACK)
+        is_file = part.name in FILE_FIELDS
+        value = clip if is_file else bytearray()
+        # Read every part to its end here, bounded: skipping one would make the reader drain it unbounded.
+        while chunk := await part.read_chunk(1 << 16):
+            value += chunk
+            total += len(chunk)
+            if is_file and len(clip) > limit:
+                raise _too_large(limit)
+            if not is_file and len(value) > TEXT_FIELD_LIMIT:
+                raise UploadTooLarge(
+                    f"form field `{part.name}` is larger than {TEXT_FIELD_LIMIT} bytes: text fields (name, "
+                    "transcript, language) are short; send the clip itself as `file`",
+                    param=part.name or "file",
+                )
+            if total > limit + FIELD_SLACK:
+                raise _too_large(limit)
+        if part.name and not is_file:
             fields[part.name] = bytes(value).decode("utf-8", errors="replace")
     return bytes(clip), fields
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import http.server
 import json
 import signal
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FAKE_ONLY, Daemon, decode, start_daemon, words
-from tests.mqtt_support import MOSQUITTO, NO_BROKER, Broker, Probe, mqtt_env, wait_online
+from tests.mqtt_support import MOSQUITTO, NO_BROKER, Broker, Probe, free_port, mqtt_env, wait_online
 
 pytestmark = pytest.mark.skipif(MOSQUITTO is None, reason=NO_BROKER)
 
@@ -35,6 +37,9 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
 def daemon(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     """The daemon on the offline Piper voice, with the MQTT adapter (and Hermes) on."""
     env = mqtt_env(broker, client_id="voxhub-test", hermes="true", max_audio_mb="1")
+    # Clip URLs are fetched from public addresses only; "localhost" is this test's allowed LAN source (the
+    # daemon's own clips, reached by that name), while 127.0.0.1 stays refused.
+    env["VOXHUB_ENROLL__ALLOWED_HOSTS"] = "localhost"
     daemon = start_daemon(tmp_path_factory.mktemp("mqtt-daemon"), env=env)
     wait_online(broker.port)
     yield daemon
@@ -146,8 +151,12 @@ def test_enroll_over_mqtt_adds_the_voice_to_home_assistant_and_removal_takes_it_
 ) -> None:
     said = probe.request("say", {"text": PASSAGE, "target": "clips"})
     since = len(probe.messages)
-    # By URL, without a transcript: voxhub downloads the clip and transcribes it.
-    result = probe.request("enroll", {"name": "mqtt-mum", "url": said["url"]})
+    # By URL, without a transcript: voxhub downloads the clip and transcribes it. The clip URL is on
+    # loopback: fetched only because its host name is on enroll.allowed_hosts.
+    refused = probe.request("enroll", {"name": "mqtt-mum", "url": said["url"]})
+    assert refused["status"] == "error" and refused["code"] == "bad_url", refused
+    url = said["url"].replace("//127.0.0.1:", "//localhost:")
+    result = probe.request("enroll", {"name": "mqtt-mum", "url": url})
     assert result["status"] == "ok", result
     assert result["voice"]["name"] == "mqtt-mum" and result["voice"]["kind"] == "cloned"
     assert result["report"]["verdict"] in ("accept", "warn"), result
@@ -212,6 +221,70 @@ def test_the_select_picks_the_announcement_voice(broker: Broker, daemon: Daemon,
     assert probe.request("say", "Back to normal.")["voice"] == DEFAULT_VOICE
 
 
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """A LAN service that must never be reached: it records every request it gets."""
+
+    def do_GET(self) -> None:
+        self.server.seen.append(self.path)  # type: ignore[attr-defined]
+        if self.path.startswith("/redirect"):
+            self.send_response(302)
+            self.send_header("Location", self.server.location)  # type: ignore[attr-defined]
+            self.end_headers()
+            return
+        body = b"SECRET admin page"
+        self.send_response(404 if self.path.startswith("/missing") else 200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def lan_servers() -> Iterator[tuple[http.server.HTTPServer, http.server.HTTPServer]]:
+    """(target, redirector): the redirector, reached as "localhost" (allowed), points at the target."""
+    servers = []
+    for _ in range(2):
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+        server.seen = []  # type: ignore[attr-defined]
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+    target, redirector = servers
+    redirector.location = f"http://127.0.0.1:{target.server_address[1]}/admin"  # type: ignore[attr-defined]
+    yield target, redirector
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_clip_urls_cannot_reach_the_lan_or_leak_what_it_answers(
+    probe: Probe, lan_servers: tuple[http.server.HTTPServer, http.server.HTTPServer]
+) -> None:
+    target, redirector = lan_servers
+    target_port, redirector_port = target.server_address[1], redirector.server_address[1]
+    for command in ("check", "enroll"):
+        body = {"name": "ssrf"} if command == "enroll" else {}
+        for url in (f"http://127.0.0.1:{target_port}/admin", "http://169.254.169.254/latest/meta-data",
+                    f"http://[::ffff:127.0.0.1]:{target_port}/admin"):  # fmt: skip
+            result = probe.request(command, {**body, "url": url})
+            assert result["status"] == "error" and result["code"] == "bad_url", result
+            assert "private, loopback or link-local" in result["error"], result
+        # The first hop is an allowed host; its redirect to a loopback address that is not allowed is refused.
+        result = probe.request(command, {**body, "url": f"http://localhost:{redirector_port}/redirect"})
+        assert result["status"] == "error" and result["code"] == "bad_url", result
+    assert target.seen == []  # type: ignore[attr-defined]
+    assert redirector.seen == ["/redirect", "/redirect"]  # type: ignore[attr-defined]
+    # An allowed host's answer is not echoed: no status, no body, no connection error.
+    result = probe.request("check", {"url": f"http://localhost:{redirector_port}/missing"})
+    assert result["status"] == "error" and result["code"] == "bad_url", result
+    assert "404" not in result["error"] and "SECRET" not in result["error"], result
+    closed = free_port()
+    result = probe.request("check", {"url": f"http://localhost:{closed}/clip.wav"})
+    assert result["status"] == "error" and "the connection failed" in result["error"], result
+    assert "refused" not in result["error"].lower(), result
+
+
 def test_check_over_mqtt(probe: Probe) -> None:
     clip = _speech_clip(probe, PASSAGE)
     result = probe.request("check", {"audio_b64": base64.b64encode(clip).decode()})
@@ -256,8 +329,9 @@ def test_malformed_payloads_get_error_results_and_the_adapter_keeps_going(
     noise = probe.request("enroll", {"name": "noise", "audio_b64": base64.b64encode(b"not audio").decode()})
     assert noise["status"] == "error" and noise["code"] == "bad_audio", noise
 
-    target = probe.request("say", {"text": "Hello.", "target": "a/#"})
-    assert target["status"] == "error" and "target" in target["error"]
+    for bad in ("a/#", "..", "kitchen/../status", "a/b"):
+        target = probe.request("say", {"text": "Hello.", "target": bad})
+        assert target["status"] == "error" and "one level of 1-64 letters" in target["error"], target
 
     assert probe.request("say", {"text": "Still here."})["status"] == "ok"
     with urllib.request.urlopen(f"{daemon.url}/health") as response:

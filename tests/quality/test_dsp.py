@@ -83,14 +83,49 @@ def test_consistency_separates_two_groups() -> None:
     assert similarity < 0.3 and minority == 0.5
 
 
-def test_mel_spectrogram_matches_librosa() -> None:
-    librosa = pytest.importorskip("librosa")
+def _reference_mel(x: np.ndarray) -> np.ndarray:
+    """librosa.feature.melspectrogram(y=x, sr=16000, n_fft=400, hop_length=160, n_mels=40), written out
+    from its documented definition with scalar loops (not librosa, and not hub.speaker's vectorized code):
+    centred frames with zero padding, a periodic Hann window, |FFT|^2, Slaney mel triangles of unit area."""
+    sr, n_fft, hop, n_mels = 16000, 400, 160, 40
+    step = math.log(6.4) / 27  # Slaney: linear 0-1 kHz (200/3 Hz per mel), then logarithmic
+
+    def hz_to_mel(f: float) -> float:
+        return f / (200 / 3) if f < 1000 else 15 + math.log(f / 1000) / step
+
+    def mel_to_hz(m: float) -> float:
+        return m * (200 / 3) if m < 15 else 1000 * math.exp((m - 15) * step)
+
+    top = hz_to_mel(sr / 2)
+    edges = [mel_to_hz(top * i / (n_mels + 1)) for i in range(n_mels + 2)]
+    bank = np.zeros((n_mels, n_fft // 2 + 1))
+    for m in range(n_mels):
+        lo, mid, hi = edges[m], edges[m + 1], edges[m + 2]
+        for k in range(n_fft // 2 + 1):
+            f = k * sr / n_fft
+            rise, fall = (f - lo) / (mid - lo), (hi - f) / (hi - mid)
+            bank[m, k] = max(0.0, min(rise, fall)) * 2 / (hi - lo)
+    window = np.array([0.5 - 0.5 * math.cos(2 * math.pi * n / n_fft) for n in range(n_fft)])
+    padded = np.concatenate([np.zeros(n_fft // 2), x.astype(np.float64), np.zeros(n_fft // 2)])
+    rows = []
+    for start in range(0, len(padded) - n_fft + 1, hop):
+        spectrum = np.fft.fft(padded[start : start + n_fft] * window)[: n_fft // 2 + 1]
+        rows.append(bank @ (spectrum.real**2 + spectrum.imag**2))
+    return np.array(rows)
+
+
+def test_mel_spectrogram_matches_an_independent_reference() -> None:
+    assert _reference_mel.__doc__  # the reference is librosa's definition: 1 kHz is 15 mel, 6.4 kHz 42
     rng = np.random.default_rng(0)
     x = (0.1 * rng.normal(size=16000 * 2)).astype(np.float32)
     ours = speaker.mel_spectrogram(x)
-    theirs = librosa.feature.melspectrogram(y=x, sr=16000, n_fft=400, hop_length=160, n_mels=40).T
-    assert ours.shape == theirs.shape
+    theirs = _reference_mel(x)
+    assert ours.shape == theirs.shape == (201, 40)
     assert np.max(np.abs(ours - theirs)) <= 1e-4 * np.max(theirs)
+    # A pure tone lands in the band around its frequency.
+    tone = np.sin(2 * np.pi * 1000 * np.arange(16000) / 16000).astype(np.float32)
+    band = int(np.argmax(speaker.mel_spectrogram(tone).mean(axis=0)))
+    assert band == int(np.argmax(_reference_mel(tone).mean(axis=0)))
 
 
 def test_importing_the_quality_modules_loads_no_model_stack() -> None:

@@ -61,9 +61,15 @@ def test_every_page_works_under_the_ingress_prefix(ingress: IngressProxy, driver
     for page in PAGES:
         open_page(driver, ingress.url + "ui/", page)
         assert console_errors(driver) == [], page
+    # A state-changing call through ingress: the browser's Origin is the proxy's, not the daemon's, and
+    # the browser guard lets it pass only because the trusted proxy sent it.
+    open_page(driver, ingress.url + "ui/", "play")
+    driver.find_element("id", "play-go").click()
+    wait(driver, lambda d: d.find_element("id", "play-result").get_attribute("data-done"), 60, "no audio")
+    assert console_errors(driver) == []
     assert ingress.escaped() == [], "requests left the ingress prefix"
     proxied = {path.removeprefix(ingress.prefix) for path in ingress.requests}
-    assert {"/ui/", "/ui/app.js", "/v1/voices", "/v1/models", "/health"} <= proxied
+    assert {"/ui/", "/ui/app.js", "/v1/voices", "/v1/models", "/health", "/v1/audio/speech"} <= proxied
 
 
 def _get(url: str, headers: dict[str, str]) -> int:
@@ -113,3 +119,25 @@ def test_with_api_keys_the_ui_asks_for_a_key_once(daemon_factory: Any, driver: A
     errors = console_errors(driver)
     # The first, keyless request's 401 is logged by the browser; nothing else may fail.
     assert all("401" in e for e in errors), errors
+
+
+def _delete(url: str, headers: dict[str, str]) -> int:
+    try:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, method="DELETE", headers=headers)
+        ) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_browser_guard_refuses_foreign_origins_unless_the_proxy_is_trusted(ui_daemon: Daemon) -> None:
+    foreign = {"Origin": "http://evil.example"}
+    # Directly: a cross-site page may not change the library.
+    assert _delete(ui_daemon.api + "/voices/nobody", foreign) == 403
+    # Through the trusted proxy (Home Assistant's pages have their own origin): past the guard, to the route.
+    proxy = IngressProxy(ui_daemon.url).start()
+    try:
+        assert _delete(proxy.url + "v1/voices/nobody", foreign) == 404
+    finally:
+        proxy.stop()

@@ -29,14 +29,27 @@ def test_json_say_fields() -> None:
         "id": 7,
         "text": "Hi",
         "voice": "mum",
-        "target": "kitchen/speaker",
+        "target": "kitchen_speaker-2",
         "format": "opus",
         "speed": 1.5,
     }
     say = commands.parse_say(json.dumps(body).encode(), max_bytes=LIMIT)
     assert say == commands.Say(
-        text="Hi", id=7, voice="mum", target="kitchen/speaker", format="opus", speed=1.5
+        text="Hi", id=7, voice="mum", target="kitchen_speaker-2", format="opus", speed=1.5
     )
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["..", ".", "+", "#", "", "a/b", "a//b", "kitchen/../x", "/kitchen", "x" * 65, "küche", "a b", "a\x00"],
+)
+def test_a_target_must_be_one_safe_topic_level(target: str) -> None:
+    payload = json.dumps({"id": 9, "text": "Hi", "target": target}).encode()
+    with pytest.raises(commands.BadCommand) as caught:
+        commands.parse_say(payload, max_bytes=LIMIT)
+    assert "one level of 1-64 letters, digits" in caught.value.message and caught.value.command_id == 9
+    with pytest.raises(ConfigError, match=r"adapters\.mqtt\.target"):
+        load({"target": target})
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,7 +13,7 @@ from engines.base import AudioChunk
 from hub.api import SpeechRequest
 from hub.errors import EmptyText
 from hub.session import SpeechSession, conform_chunk
-from hub.text import complete_prefix, split_sentences
+from hub.text import PrefixScanner, complete_prefix, split_sentences
 
 
 def _complete(text: str) -> str:
@@ -120,3 +121,36 @@ def test_conform_chunk_converts_rate_and_channels() -> None:
     out = conform_chunk(stereo, 16000, 2, 1)
     assert (out.rate, out.channels) == (16000, 1) and abs(out.seconds - 0.1) < 0.005
     assert conform_chunk(out, 16000, 2, 1) is out
+
+
+def _feed_seconds(text: str, step: int) -> float:
+    scanner = PrefixScanner()
+    started = time.perf_counter()
+    for i in range(0, len(text), step):
+        scanner.add(text[i : i + step])
+        scanner.take()
+    return time.perf_counter() - started
+
+
+def test_a_long_stream_is_scanned_in_linear_time() -> None:
+    # Text that never completes (no space, no full stop) used to be rescanned whole on every piece:
+    # ten times the text cost a hundred times the time. Linear: about ten (best of three, against noise).
+    for text in ("x" * 20_000, "Wait... what. " * 1500):
+        small = min(_feed_seconds(text, 10) for _ in range(3))
+        large = min(_feed_seconds(text * 10, 10) for _ in range(3))
+        assert large < 30 * small, (large, small)
+
+
+def test_the_scanner_fed_in_pieces_keeps_the_sentences_of_the_whole_text() -> None:
+    text = (
+        "Dr. Smith arrived at 7:30 pm. The U.S. team won, e.g. gold! Did they? Yes.\n1. First item. Then more"
+    )
+    for step in (1, 2, 3, 7, 50):
+        scanner, pieces = PrefixScanner(), []
+        for i in range(0, len(text), step):
+            scanner.add(text[i : i + step])
+            if done := scanner.take():
+                pieces.append(done)
+        pieces.append(scanner.text)
+        assert "".join(pieces) == text
+        assert [s for p in pieces for s in split_sentences(p)] == split_sentences(text), step
