@@ -12,7 +12,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from tests.conftest import Daemon, decode
+from tests.conftest import FAKE_ONLY, Daemon, decode
 from tests.ui.browser import console_errors
 from tests.ui.pages import open_page, voice_card, wait
 
@@ -122,4 +122,22 @@ def test_details_show_the_reference_and_remove_asks_first(ui_daemon: Daemon, dri
     driver.find_element(By.ID, "confirm-ok").click()
     wait(driver, lambda d: voice_card(d, "to-remove") is None, 10, "the card stayed")
     assert "to-remove" not in _names(ui_daemon)
+    assert console_errors(driver) == []
+
+
+def test_playground_starts_playing_before_the_stream_ends(daemon_factory: Any, driver: Any) -> None:
+    # The fake engine spends 0.6 s per sentence: three sentences take ~1.8 s, the first sounds after ~0.6 s.
+    daemon = daemon_factory(env={**FAKE_ONLY, "VOXHUB_ENGINES__FAKE__DELAY_S": "0.6"})
+    open_page(driver, daemon.url + "/ui/", "play")
+    Select(driver.find_element(By.ID, "play-voice")).select_by_value("fake-low")
+    Select(driver.find_element(By.ID, "play-format")).select_by_value("pcm")
+    text = driver.find_element(By.ID, "play-text")
+    text.clear()
+    text.send_keys("One sentence here. Another sentence there. A third one to finish.")
+    driver.find_element(By.ID, "play-go").click()
+    result = driver.find_element(By.ID, "play-result")
+    wait(driver, lambda d: result.get_attribute("data-done"), 60, "no audio")
+    first, total = int(result.get_attribute("data-first-play-ms")), int(result.get_attribute("data-total-ms"))
+    assert first < total - 900, f"the first sound ({first} ms) waited for the whole stream ({total} ms)"
+    assert driver.find_element(By.ID, "play-ttfa").text == f"{first} ms"
     assert console_errors(driver) == []

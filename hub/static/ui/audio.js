@@ -23,8 +23,9 @@ export function wavFile(pcm, rate, channels = 1) {
 }
 
 class StreamPlayer {
-  constructor(rate, channels, play) {
-    this.rate = rate; this.channels = channels; this.play = play;
+  constructor(rate, channels, play, started) {
+    this.rate = rate; this.channels = channels; this.play = play; this.started = started;
+    this.firstPlayMs = null;
     this.next = 0; this.pending = new Uint8Array(0); this.parts = []; this.bytes = 0;
   }
 
@@ -55,14 +56,17 @@ class StreamPlayer {
     this.next = Math.max(this.next, ctx.currentTime + 0.05);
     source.start(this.next);
     this.next += buffer.duration;
+    // When the first sound was due, counted from the request: what a listener calls "first audio".
+    if (this.firstPlayMs === null) this.firstPlayMs = performance.now() - this.started + (this.next - buffer.duration - ctx.currentTime) * 1000;
   }
 
   get seconds() { return this.bytes / (2 * this.channels * this.rate); }
 }
 
 /**
- * Speak `request` (the JSON body of /v1/audio/speech). Returns {blob, seconds, firstAudioMs, totalMs,
- * serverFirstAudioMs, voice, engine}. `play`: play while it streams (wav/pcm only).
+ * Speak `request` (the JSON body of /v1/audio/speech). Returns {blob, seconds, firstAudioMs (first bytes),
+ * firstPlayMs (first sound, while streaming), totalMs, serverFirstAudioMs, voice, engine}. `play`: play
+ * while it streams (wav/pcm only).
  */
 export async function speak(request, { play = true } = {}) {
   const started = performance.now();
@@ -88,10 +92,10 @@ export async function speak(request, { play = true } = {}) {
         header = concat(header, bytes);
         if (header.length < 44) continue;  // the header can arrive split
         const view = new DataView(header.buffer, header.byteOffset);
-        player = new StreamPlayer(view.getUint32(24, true), view.getUint16(22, true), play);
+        player = new StreamPlayer(view.getUint32(24, true), view.getUint16(22, true), play, started);
         bytes = header.slice(44);
       } else if (!player) {
-        player = new StreamPlayer(Number(response.headers.get("X-Voxhub-Sample-Rate")) || 24000, 1, play);
+        player = new StreamPlayer(Number(response.headers.get("X-Voxhub-Sample-Rate")) || 24000, 1, play, started);
       }
       player.push(bytes);
     } else {
@@ -109,6 +113,7 @@ export async function speak(request, { play = true } = {}) {
     result.blob = wavFile(concat(...player.parts), player.rate, player.channels);
     result.seconds = player.seconds;
     result.extension = "wav";
+    result.firstPlayMs = player.firstPlayMs;
   } else {
     result.blob = new Blob(chunks, { type: response.headers.get("Content-Type") || "application/octet-stream" });
     result.seconds = await duration(result.blob);

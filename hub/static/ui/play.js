@@ -39,7 +39,9 @@ export function playPage() {
       const url = link(result);
       $("play-result").hidden = false;
       $("play-audio").src = url;
-      $("play-ttfa").textContent = result.firstAudioMs === null ? "–" : `${Math.round(result.firstAudioMs)} ms`;
+      // Streamed formats: when the sound started; others play only once complete (their first bytes shown).
+      const first = result.firstPlayMs ?? result.firstAudioMs;
+      $("play-ttfa").textContent = first === null ? "–" : `${Math.round(first)} ms`;
       $("play-rtf").textContent = result.seconds ? (result.totalMs / 1000 / result.seconds).toFixed(2) : "–";
       $("play-rtf").title = "generation time ÷ audio length: below 1 is faster than real time";
       $("play-len").textContent = result.seconds ? `${result.seconds.toFixed(2)} s` : "–";
@@ -47,7 +49,10 @@ export function playPage() {
       download.href = url;
       download.download = `voxhub-${result.voice || "speech"}.${result.extension}`;
       download.textContent = `Download (${result.extension})`;
-      $("play-result").dataset.done = String(Date.now());
+      Object.assign($("play-result").dataset, {
+        done: String(Date.now()), totalMs: String(Math.round(result.totalMs)),
+        firstPlayMs: result.firstPlayMs == null ? "" : String(Math.round(result.firstPlayMs)),
+      });
     } finally {
       go.disabled = false;
       go.textContent = "Speak";
