@@ -141,3 +141,16 @@ def test_browser_guard_refuses_foreign_origins_unless_the_proxy_is_trusted(ui_da
         assert _delete(proxy.url + "v1/voices/nobody", foreign) == 404
     finally:
         proxy.stop()
+
+
+def test_every_page_fits_a_phone_screen(ui_daemon: Daemon, driver: Any) -> None:
+    from tests.ui.browser import phone
+
+    phone(driver)  # 390 px wide, as the Home Assistant companion app on a small phone
+    for page in PAGES:
+        open_page(driver, ui_daemon.url + "/ui/", page)
+        wide = driver.execute_script(
+            "const e = document.documentElement; return e.scrollWidth - e.clientWidth"
+        )
+        assert wide <= 0, f"page {page} scrolls sideways by {wide} px on a phone"
+    assert console_errors(driver) == []
