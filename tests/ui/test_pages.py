@@ -8,6 +8,7 @@ import urllib.request
 from typing import Any
 
 import pytest
+from selenium.webdriver.common.keys import Keys
 
 from tests.conftest import FAKE_ONLY, Daemon
 from tests.ui.browser import console_errors
@@ -51,6 +52,9 @@ def test_every_page_loads_without_console_errors(ui_daemon: Daemon, driver: Any)
     rows = driver.find_elements("css selector", "#status-body tr[data-engine]")
     assert [r.get_attribute("data-engine") for r in rows] == ["fake"]
     assert "ready" in rows[0].text
+    # The menu works from the keyboard (links, so Enter follows them).
+    driver.find_element("css selector", 'nav a[data-page="play"]').send_keys(Keys.ENTER)
+    wait(driver, lambda d: d.find_element("id", "page-play").is_displayed(), 10, "Enter on the menu")
 
 
 def test_every_page_works_under_the_ingress_prefix(ingress: IngressProxy, driver: Any) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 from tests.conftest import FAKE_ONLY, Daemon, decode
@@ -116,6 +117,14 @@ def test_details_show_the_reference_and_remove_asks_first(ui_daemon: Daemon, dri
     driver.find_element(By.ID, "confirm-cancel").click()
     wait(driver, lambda d: not dialog.is_displayed(), 5)
     assert "to-remove" in _names(ui_daemon), "cancel removed the voice"
+
+    # By keyboard: Enter on the focused Remove button asks; Escape (focus starts on Cancel) keeps the voice.
+    card.find_element(By.CSS_SELECTOR, ".remove").send_keys(Keys.ENTER)
+    wait(driver, lambda d: dialog.is_displayed(), 5, "remove did not ask")
+    assert driver.switch_to.active_element.get_attribute("id") == "confirm-cancel"
+    driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+    wait(driver, lambda d: not dialog.is_displayed(), 5, "Escape did not close the question")
+    assert "to-remove" in _names(ui_daemon), "Escape removed the voice"
 
     card.find_element(By.CSS_SELECTOR, ".remove").click()
     wait(driver, lambda d: dialog.is_displayed(), 5, "remove did not ask")
