@@ -24,6 +24,15 @@ def missing() -> str | None:
     return None
 
 
+def need_browser() -> None:
+    """Skip the calling test (saying why) where chromium or chromedriver is missing: system packages."""
+    import pytest
+
+    reason = missing()
+    if reason is not None:
+        pytest.skip(reason)
+
+
 @contextmanager
 def chromium(microphone: Path | None = None, size: tuple[int, int] = (1280, 900)) -> Iterator[Any]:
     """A headless Chromium with a fresh profile; `microphone`: a WAV file the fake microphone plays."""

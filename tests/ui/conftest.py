@@ -15,15 +15,6 @@ from tests.ui.ingress import IngressProxy
 UI_ENV = {**FAKE_ONLY, "VOXHUB_HTTP__INGRESS_PROXIES": "127.0.0.1"}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    reason = browser.missing()
-    if reason is None:
-        return
-    for item in items:
-        if "tests/ui/" in str(item.fspath).replace("\\", "/"):
-            item.add_marker(pytest.mark.skip(reason=reason))
-
-
 @pytest.fixture(scope="module")
 def ui_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     daemon = start_daemon(tmp_path_factory.mktemp("ui-daemon"), env=UI_ENV)
@@ -33,6 +24,7 @@ def ui_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
 
 @pytest.fixture
 def driver() -> Iterator[Any]:
+    browser.need_browser()
     with browser.chromium() as chromium:
         yield chromium
 

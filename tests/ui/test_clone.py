@@ -34,6 +34,7 @@ def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_record_check_save_and_list_a_voice(ui_daemon: Daemon, speech_wav: Path) -> None:
+    browser.need_browser()
     with browser.chromium(microphone=speech_wav) as driver:
         open_page(driver, ui_daemon.url + "/ui/", "clone")
         driver.find_element(By.ID, "rec-start").click()
