@@ -30,6 +30,28 @@ SOURCE_ROOT = Path(__file__).resolve().parent.parent
 STREAM_LIMIT = 64 << 20
 
 
+def _prctl() -> Any:
+    """libc's prctl on Linux (bound now, in the parent: the child between fork and exec must not load it)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _prctl()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the daemon dies, even by kill -9. A worker normally exits at
+    the end of its stdin, but one paused (SIGSTOP) for a listener would never read it."""
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 class WorkerDied(Exception):
     """The worker process ended while a job was running."""
 
@@ -76,6 +98,7 @@ class WorkerProcess:
         self.proc = await asyncio.create_subprocess_exec(
             python, "-m", "engines.worker",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env, limit=STREAM_LIMIT,
+            preexec_fn=_die_with_parent,
         )  # fmt: skip
         self.pid = self.proc.pid
         await self._send(Event("start", {"engine": self.settings.name, "config": self.config()}))

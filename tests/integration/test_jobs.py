@@ -9,6 +9,7 @@ import hmac
 import json
 import os
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -295,3 +296,27 @@ def test_speak_keys_create_jobs_and_cancel_only_their_own_and_items_are_chapters
         assert chunk_rows(tmp_path / "data", job["id"]) == {}
     finally:
         daemon.stop()
+
+
+def process_state(pid: int) -> str:
+    """The process's state letter from /proc (T stopped, Z zombie), or "gone"."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return "gone"
+
+
+def test_a_paused_worker_does_not_outlive_a_killed_daemon(tmp_path: Path) -> None:
+    # Workers paused (SIGSTOP) for a listener cannot read the end of their stdin: the kernel must end them.
+    daemon = start_daemon(tmp_path / "data", env=FAKE_ONLY)
+    pid = request(daemon, "GET", "/health")[1]["engines"]["fake"]["workers"][0]["pid"]
+    assert pid and process_state(pid) in "RS"
+    os.kill(pid, signal.SIGSTOP)
+    daemon.kill()
+    deadline = time.monotonic() + 10
+    while process_state(pid) not in ("gone", "Z") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    state = process_state(pid)
+    if state not in ("gone", "Z"):
+        os.kill(pid, signal.SIGKILL)  # leave no stray process behind the failing test
+    assert state in ("gone", "Z"), f"worker {pid} outlived the daemon (state {state})"
