@@ -14,6 +14,7 @@ import importlib.util
 import logging
 import secrets
 import time
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from hub import jobaudio, webhooks
@@ -43,6 +44,10 @@ class JobRunner:
         for job_id in await asyncio.to_thread(self.store.active):
             log.info("resuming job %s", job_id)
             self._launch(job_id)
+        for job_id in await asyncio.to_thread(self.store.unannounced):
+            row = await asyncio.to_thread(self.store.get, job_id)
+            if row is not None:  # the daemon stopped between the end and the webhook: send it now
+                self._track(f"{job_id}-webhook", self._notify(job_id, row["spec"]))
 
     async def close(self) -> None:
         self._closing = True
@@ -193,9 +198,12 @@ class JobRunner:
         return await self.status(job_id)
 
     def _launch(self, job_id: str) -> None:
-        task = asyncio.create_task(self._run(job_id), name=job_id)
-        self._tasks[job_id] = task
-        task.add_done_callback(lambda _t: self._tasks.pop(job_id, None))
+        self._track(job_id, self._run(job_id))
+
+    def _track(self, key: str, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work, name=key)
+        self._tasks[key] = task
+        task.add_done_callback(lambda _t: self._tasks.pop(key, None))
 
     async def _run(self, job_id: str) -> None:
         row = await asyncio.to_thread(self.store.get, job_id)

@@ -65,6 +65,12 @@ class JobStore:
         sql = "SELECT id FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at"
         return [r[0] for r in self.library.reader().execute(sql).fetchall()]
 
+    def unannounced(self) -> list[str]:
+        """Jobs that ended with a webhook not yet tried (the daemon stopped in between)."""
+        sql = ("SELECT id FROM jobs WHERE state IN ('done', 'failed', 'cancelled') AND webhook_state IS NULL "
+               "AND json_extract(spec, '$.webhook') IS NOT NULL")  # fmt: skip
+        return [r[0] for r in self.library.reader().execute(sql).fetchall()]
+
     def pending(self, job_id: str) -> list[tuple[int, str]]:
         sql = "SELECT idx, text FROM job_chunks WHERE job = ? AND state != 'done' ORDER BY idx"
         return [(r[0], r[1]) for r in self.library.reader().execute(sql, [job_id]).fetchall()]
