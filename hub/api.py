@@ -197,19 +197,23 @@ class Hub:
 
     async def list_voices(self) -> list[VoiceInfo]:
         """Every voice: presets of running engines, then cloned voices from the library."""
-        records = await asyncio.to_thread(self.library.list_voices)
-        cloned = [self._cloned_info(record) for record in records]
+        # One query, no per-voice lookups: listings (HTTP, Wyoming describe, MQTT select) grow linearly.
+        infos = await asyncio.to_thread(self.library.list_voice_infos)
+        cloned = [self._cloned_voice(info) for info in infos]
         return [*self._presets().values(), *cloned]
 
-    def _cloned_engine(self, record: VoiceRecord) -> str | None:
-        if record.engine and record.engine in self.pools:
-            return record.engine
+    def _cloned_engine(self, engine: str | None) -> str | None:
+        if engine and engine in self.pools:
+            return engine
         return next((info.name for info in self.engines() if info.cloning), None)
 
     def _cloned_info(self, record: VoiceRecord) -> VoiceInfo:
-        info = record.to_info()
-        engine = self._cloned_engine(record) or record.engine or ""
-        return VoiceInfo(**{**info.__dict__, "engine": engine})
+        return self._cloned_voice(record.to_info())
+
+    def _cloned_voice(self, info: VoiceInfo) -> VoiceInfo:
+        """A stored voice with the engine that will speak it (its own if enabled, else the cloning one)."""
+        engine = self._cloned_engine(info.engine) or info.engine
+        return info if engine == info.engine else dataclasses.replace(info, engine=engine)
 
     async def get_voice(self, name: str | None) -> VoiceInfo:
         """Resolve a name (or alias, or None for the default) to a voice; VoiceNotFound lists close matches."""
