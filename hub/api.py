@@ -29,9 +29,9 @@ import numpy as np
 from engines.base import AudioChunk, EngineInfo, VoiceInfo
 from hub import __version__
 from hub import text as textproc
-from hub.analysis import AnalysisPool
+from hub.analysis import AnalysisPool, analyze_clip
 from hub.clips import ClipStore
-from hub.enroll import Toolkit, analyze, rejection
+from hub.enroll import rejection
 from hub.errors import (
     ConfigError,
     EngineUnavailable,
@@ -163,10 +163,8 @@ class Hub:
         """Why the last write to the library failed (disk full, read-only), until a write succeeds again."""
         self.keys = KeyStore(library, settings.http.api_keys)
         """API keys (config and `voxhub keys create`), checked by the HTTP API."""
-        self.toolkit = Toolkit(settings)
-        """VAD, speaker encoder and ASR for enroll/check: built here, each model loaded on first use."""
-        self.analysis = AnalysisPool(settings.enroll.analysis_workers, settings.enroll.max_queued_analyses)
-        """Enroll/check analysis runs here, bounded, never on the executor that library reads share."""
+        self.analysis = AnalysisPool(settings)
+        """Enroll/check analysis (and its models) runs in worker processes here, bounded; never in the daemon."""
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -453,7 +451,7 @@ class Hub:
         existing = [(r.name, np.frombuffer(r.embedding, dtype="<f4")) for r in records
                     if r.embedding and r.name != name]  # fmt: skip
         result = await self.analysis.run(
-            analyze, self.toolkit, audio, transcript=transcript.strip(), language=language, existing=existing
+            analyze_clip, audio, transcript=transcript.strip(), language=language, existing=existing
         )
         if result.report.verdict == "reject":
             raise rejection(result.report)
@@ -514,7 +512,7 @@ class Hub:
                     param="against",
                 )
             embedding = np.frombuffer(record.embedding, dtype="<f4")
-        result = await self.analysis.run(analyze, self.toolkit, audio, text=text, against=embedding)
+        result = await self.analysis.run(analyze_clip, audio, text=text, against=embedding)
         if against is not None:
             details = {**result.report.details, "against": against}
             return dataclasses.replace(result.report, details=details)
@@ -664,6 +662,7 @@ class Hub:
             "cache": {"entries": entries, "bytes": size},
             "library": {"path": str(self.library.path), "writable": problem is None, "error": problem},
             "adapters": {name: _adapter_status(adapter) for name, adapter in self.adapters.items()},
+            "analysis": {"workers": self.analysis.pids(), "in_flight": self.analysis.in_flight},
         }
 
     def _storage_problem(self) -> str | None:
