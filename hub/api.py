@@ -248,10 +248,11 @@ class Hub:
                 f"speed {request.speed} is out of range: use a value from {MIN_SPEED} to {MAX_SPEED}",
                 param="speed",
             )
-        sentences = textproc.prepare(
-            request.text, max_chars=self.settings.text.max_chars, normalize_text=self.settings.text.normalize
-        )
+        textproc.check_text(request.text, max_chars=self.settings.text.max_chars)
         voice, record = await self._resolve(request.voice)
+        # Normalized once the voice is known: its language decides how numbers, units and dates are read.
+        sentences = textproc.prepare(request.text, max_chars=self.settings.text.max_chars,
+                                     normalize_text=self.settings.text.normalize, language=voice_language(voice))  # fmt: skip
         engine = self._pick_engine(request.engine, voice)
         pool = self.pools[engine]
         if pool.info is None:
@@ -703,3 +704,8 @@ async def _job_audio(job: Job) -> AsyncIterator[AudioChunk]:
             yield AudioChunk(data["rate"], data["width"], data["channels"], item.payload)
         elif item.type == "done":
             return
+
+
+def voice_language(voice: VoiceInfo) -> str:
+    """The language a voice's text is normalized in: its first declared one, else English."""
+    return voice.languages[0] if voice.languages else "en"
