@@ -17,7 +17,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -158,9 +161,18 @@ def start_worker(settings: Settings) -> None:
     """Worker initializer: build the Toolkit; the daemon, not Ctrl-C, decides when a worker stops."""
     global _tools
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="parent-watch").start()
     from hub.enroll import Toolkit
 
     _tools = Toolkit(settings)
+
+
+def _exit_with_parent(parent: int) -> None:
+    # A daemon killed with SIGKILL cannot stop its workers: they notice they were orphaned and go too,
+    # rather than holding ~500 MiB of models for nobody.
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 def analyze_clip(data: bytes, **kwargs: Any) -> Analysis:

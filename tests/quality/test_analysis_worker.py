@@ -124,3 +124,24 @@ def test_a_killed_worker_answers_a_clear_error_and_the_next_check_works(
     status, report = _check(daemon, clip)
     assert status == 200 and report["verdict"] in ("accept", "warn"), report
     assert _analysis(daemon)["workers"] != [worker]
+
+
+def test_workers_exit_when_the_daemon_is_killed(tmp_path: Path, piper_clip: np.ndarray) -> None:
+    daemon = start_daemon(tmp_path / "killed", env=FAKE_ONLY)
+    try:
+        status, report = _check(daemon, wav_bytes(piper_clip[: 24000 * 3]))
+        assert status == 200, report
+        workers = _analysis(daemon)["workers"]
+        assert workers
+        daemon.kill()  # SIGKILL: the daemon cannot stop them itself
+    finally:
+        daemon.stop()
+    for worker in workers:  # orphaned, they notice and exit instead of holding their models
+        _wait(lambda w=worker: not _alive(w), 15, f"orphaned worker {worker} to exit")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
