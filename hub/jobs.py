@@ -77,8 +77,9 @@ class JobRunner:
             raise InvalidRequest("`options` must be an object of engine options", param="options")
         webhook = body.get("webhook")
         url, secret = self._webhook(webhook)
+        language = voice.languages[0] if voice.languages else "en"  # as Hub.synthesize reads it
         chunks = await asyncio.to_thread(chunk_chapters, chapters, self.settings.max_chunk_chars,
-                                         self.hub.settings.text.normalize)  # fmt: skip
+                                         self.hub.settings.text.normalize, language)  # fmt: skip
         spec = {"voice": voice.name, "engine": body.get("model"), "format": fmt, "speed": float(speed),
                 "options": options, "webhook": url, "webhook_secret": secret,
                 "chapters": bool(body.get("chapters", True))}  # fmt: skip

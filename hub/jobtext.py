@@ -131,11 +131,14 @@ def read_input(value: str, fmt: str) -> list[Chapter]:
                          param="input_format")  # fmt: skip
 
 
-def chunk_chapters(chapters: list[Chapter], max_chars: int, normalize_text: bool = True) -> list[Chunk]:
-    """Chunks of whole sentences, at most `max_chars` each, never across a chapter."""
+def chunk_chapters(
+    chapters: list[Chapter], max_chars: int, normalize_text: bool = True, language: str = "en"
+) -> list[Chunk]:
+    """Chunks of whole sentences, at most `max_chars` each, never across a chapter; text normalized in the
+    voice's `language` first."""
     chunks: list[Chunk] = []
     for number, chapter in enumerate(chapters):
-        body = textproc.normalize(chapter.text) if normalize_text else chapter.text
+        body = textproc.normalize(chapter.text, language) if normalize_text else chapter.text
         sentences = textproc.split_sentences(body, max_chars, first_chars=None)
         current = ""
         for sentence in sentences:

@@ -22,8 +22,11 @@ The first sentence is cut at its first clause break (within FIRST_SENTENCE_CHARS
 that, after FIRST_WORDS words (never between two number words), so the first audio comes early; later
 sentences stay whole.
 
-Only English has language rules so far. Other languages get the language-neutral cleanup (markdown, emoji,
-whitespace) and leave the rest to the engine; add one by adding a function to _LANGUAGE_RULES.
+The hub normalizes once the voice is known, in the voice's language. English has the rules above, its
+number words from num2words (hub/numbers.py). Every other language num2words knows gets hub/numbers.py's
+`speak_numbers` (decimal comma or point, money, percent, units, dates and times where tabled); the rest get
+the language-neutral cleanup (markdown, emoji, whitespace). A language with rules of its own goes into
+_LANGUAGE_RULES.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
+from hub import numbers
 from hub.errors import EmptyText, TextTooLong
 
 SENTENCE_MAX_CHARS = 400
@@ -97,47 +101,20 @@ def _collapse(text: str) -> str:
 # --- English: words ----------------------------------------------------------------------------------------
 
 # fmt: off
-_ONES = (
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
-)
-_TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
 _MONTHS = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
 )
 # fmt: on
-_SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (1000, "thousand"))
-_ORDINAL_WORDS = {
-    "one": "first",
-    "two": "second",
-    "three": "third",
-    "five": "fifth",
-    "eight": "eighth",
-    "nine": "ninth",
-    "twelve": "twelfth",
-}
 _LAST_WORD = re.compile(r"[a-z]+$")
 
 
 def _int_words(n: int) -> str:
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        tens, ones = divmod(n, 10)
-        return _TENS[tens] + (f"-{_ONES[ones]}" if ones else "")
-    if n < 1000:
-        hundreds, rest = divmod(n, 100)
-        return f"{_ONES[hundreds]} hundred" + (f" {_int_words(rest)}" if rest else "")
-    for value, name in _SCALES:
-        if n >= value:
-            head, rest = divmod(n, value)
-            return f"{_int_words(head)} {name}" + (f" {_int_words(rest)}" if rest else "")
-    raise AssertionError("unreachable")
+    return numbers.cardinal(n, "en")  # num2words, the American way: "one hundred one"
 
 
 def _digit_words(digits: str) -> str:
-    return " ".join(_ONES[int(d)] for d in digits)
+    return numbers.digits(digits, "en")
 
 
 def _number_words(num: str, frac: str | None = None, sign: str | None = None) -> str:
@@ -151,11 +128,7 @@ def _number_words(num: str, frac: str | None = None, sign: str | None = None) ->
 
 
 def _ordinal_words(n: int) -> str:
-    def ordinal(m: re.Match[str]) -> str:
-        word = m.group(0)
-        return _ORDINAL_WORDS.get(word) or (word[:-1] + "ieth" if word.endswith("y") else word + "th")
-
-    return _LAST_WORD.sub(ordinal, _int_words(n))
+    return numbers.ordinal(n, "en")
 
 
 def _plural_words(words: str) -> str:
@@ -326,49 +299,7 @@ def _money(m: re.Match[str]) -> str:
     return minus + " and ".join(parts)
 
 
-_UNITS = {
-    "km/h": ("kilometer per hour", "kilometers per hour"),
-    "mph": ("mile per hour", "miles per hour"),
-    "m/s": ("meter per second", "meters per second"),
-    "km": ("kilometer", "kilometers"),
-    "m": ("meter", "meters"),
-    "cm": ("centimeter", "centimeters"),
-    "mm": ("millimeter", "millimeters"),
-    "mi": ("mile", "miles"),
-    "ft": ("foot", "feet"),
-    "kg": ("kilogram", "kilograms"),
-    "g": ("gram", "grams"),
-    "mg": ("milligram", "milligrams"),
-    "lb": ("pound", "pounds"),
-    "lbs": ("pound", "pounds"),
-    "oz": ("ounce", "ounces"),
-    "l": ("liter", "liters"),
-    "L": ("liter", "liters"),
-    "ml": ("milliliter", "milliliters"),
-    "mL": ("milliliter", "milliliters"),
-    "h": ("hour", "hours"),
-    "hr": ("hour", "hours"),
-    "hrs": ("hour", "hours"),
-    "min": ("minute", "minutes"),
-    "s": ("second", "seconds"),
-    "sec": ("second", "seconds"),
-    "ms": ("millisecond", "milliseconds"),
-    "°C": ("degree Celsius", "degrees Celsius"),
-    "°F": ("degree Fahrenheit", "degrees Fahrenheit"),
-    "°": ("degree", "degrees"),
-    "kWh": ("kilowatt hour", "kilowatt hours"),
-    "kW": ("kilowatt", "kilowatts"),
-    "W": ("watt", "watts"),
-    "V": ("volt", "volts"),
-    "Hz": ("hertz", "hertz"),
-    "kHz": ("kilohertz", "kilohertz"),
-    "MHz": ("megahertz", "megahertz"),
-    "GHz": ("gigahertz", "gigahertz"),
-    "KB": ("kilobyte", "kilobytes"),
-    "MB": ("megabyte", "megabytes"),
-    "GB": ("gigabyte", "gigabytes"),
-    "TB": ("terabyte", "terabytes"),
-}
+_UNITS = numbers.UNITS["en"]
 # longest first, so "km/h" wins over "km" and "°C" over "°"; "20° C" is "20°C"
 _UNIT_PATTERN = "|".join(re.escape(u).replace("°", "° ?") for u in sorted(_UNITS, key=len, reverse=True))
 
@@ -485,8 +416,13 @@ def normalize(text: str, language: str = "en") -> str:
     """Rewrite text as it should be read aloud: one line per block, sentence punctuation kept."""
     text = unicodedata.normalize("NFKC", _PICTOGRAPHS.sub("", text))
     text = _strip_markdown(text)
-    rules = _LANGUAGE_RULES.get(language.strip().lower().replace("_", "-").split("-")[0])
-    return _collapse(rules(text) if rules else text)
+    lang = numbers.base_language(language)
+    rules = _LANGUAGE_RULES.get(lang)
+    if rules is not None:
+        text = rules(text)
+    elif numbers.supported(lang):  # other languages: numbers, money, units, dates in that language
+        text = numbers.speak_numbers(text, lang)
+    return _collapse(text)
 
 
 # --- Sentences ---------------------------------------------------------------------------------------------
@@ -496,11 +432,53 @@ _TERMINAL = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s|$)")
 # Words whose full stop does not end a sentence even before a capital ("Dr. Smith").
 _NO_BREAK_AFTER = frozenset({t.lower() for t in _TITLES} | {"vs", "e.g", "i.e", "a.k.a", "approx", "incl"})
 _DOTTED_LETTERS = re.compile(r"(?:[a-z]\.)+[a-z]")  # "U.S."
+# English number words (numbers are spelled out before splitting): a cut between two of them splits a number.
 _NUMBER_WORDS = frozenset(
-    [*_ONES, *_TENS, "hundred", "thousand", "million", "billion", "trillion", "point", "oh", "and"]
-) - {""}
+    [
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+        "twenty",
+        "thirty",
+        "forty",
+        "fifty",
+        "sixty",
+        "seventy",
+        "eighty",
+        "ninety",
+        "hundred",
+        "thousand",
+        "million",
+        "billion",
+        "trillion",
+        "point",
+        "oh",
+        "and",
+    ]
+)
 # Words that lean on the next one: a pause right after them sounds broken ("the | number").
-_NO_CUT_AFTER = frozenset(["a", "an", "the", "of", "to", "in", "on", "at", "by", "for", "with", "from", "and", "or", "but", "my", "your", "his", "her", "its", "our", "their", "this", "that", "these", "those", "is", "are", "was", "were", "be"])  # fmt: skip
+_NO_CUT_AFTER = frozenset(
+    ["a", "an", "the", "of", "to", "in", "on", "at", "by", "for", "with", "from", "and", "or", "but", "my",
+     "your", "his", "her", "its", "our", "their", "this", "that", "these", "those", "is", "are", "was", "were",
+     "be"]
+)  # fmt: skip
 _CLAUSE_BREAK = re.compile(r"(?<=[,;:—–])\s+")
 _CLAUSE_END = re.compile(r"[,;:—–](?=\s)")
 
@@ -602,14 +580,7 @@ def prepare(
 ) -> list[str]:
     """Check one request's text and turn it into the sentences to synthesize, in order; `cut_first` cuts the
     first sentence early (a stream's later pieces keep theirs whole)."""
-    if not text or not text.strip():
-        raise EmptyText("input is empty: send the text to speak in `input`", param="input")
-    if len(text) > max_chars:
-        raise TextTooLong(
-            f"input is {len(text)} characters, over the limit of {max_chars}: "
-            "split the text into several requests, or raise text.max_chars",
-            param="input",
-        )
+    check_text(text, max_chars=max_chars)
     first_chars = FIRST_SENTENCE_CHARS if cut_first else None
     sentences = split_sentences(
         normalize(text, language) if normalize_text else text, first_chars=first_chars
@@ -620,6 +591,18 @@ def prepare(
             param="input",
         )
     return sentences
+
+
+def check_text(text: str, *, max_chars: int) -> None:
+    """Refuse empty or overlong input (before the voice is looked up; `prepare` checks it too)."""
+    if not text or not text.strip():
+        raise EmptyText("input is empty: send the text to speak in `input`", param="input")
+    if len(text) > max_chars:
+        raise TextTooLong(
+            f"input is {len(text)} characters, over the limit of {max_chars}: "
+            "split the text into several requests, or raise text.max_chars",
+            param="input",
+        )
 
 
 _LIST_NUMBER = re.compile(r"\s*\d{1,3}")  # "1." opening a markdown list item, not a sentence
