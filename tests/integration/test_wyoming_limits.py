@@ -142,11 +142,25 @@ async def test_a_huge_text_stream_ends_with_an_error_and_http_stays_responsive(d
     assert latencies and max(latencies) < 1.0, (latencies, elapsed)
 
 
+async def _all_served(daemon: Daemon, count: int) -> list[Conn]:
+    """`count` connections from 127.0.0.1 that each got `info`: the earlier tests' connections may take the
+    server a moment to see closed on a busy machine, so their slots are waited for (at most 20 s)."""
+    for _ in range(100):
+        conns = [await Conn.open(daemon) for _ in range(count)]
+        replies = []
+        for conn in conns:
+            await conn.send({"type": "describe"})
+            replies.append(await conn.event())
+        if all(r is not None and r["type"] == "info" for r in replies):
+            return conns
+        for conn in conns:
+            conn.close()
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{count} connections were never served at once: {replies}")
+
+
 async def test_connections_over_the_limits_are_refused_and_the_others_keep_working(daemon: Daemon) -> None:
-    mine = [await Conn.open(daemon) for _ in range(3)]
-    for conn in mine:
-        await conn.send({"type": "describe"})
-        await conn.until("info")
+    mine = await _all_served(daemon, 3)
     extra = await Conn.open(daemon)  # a 4th from the same address
     refusal = await extra.event()
     assert refusal is not None and refusal["code"] == "too_many_connections", refusal
