@@ -26,7 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from engines.base import AudioChunk, EngineInfo, VoiceInfo
+from engines.core.interface import AudioChunk, EngineInfo, VoiceInfo
+from engines.core.options import parse_options
+from engines.core.protocol import Audio, Done, Prepared
 from hub import __version__
 from hub import text as textproc
 from hub.analysis import AnalysisPool
@@ -98,6 +100,8 @@ class SpeechRequest:
     first_index: int = 0
     """Position of this text's first sentence in a longer stream (see `Hub.open_session`): later sentences of
     a stream queue behind other clients' first ones."""
+    language: str = ""
+    """The language to speak; empty = the voice's own (a cloned voice's enrolled language)."""
 
 
 @dataclass(frozen=True)
@@ -249,6 +253,13 @@ class Hub:
         pool = self.pools[engine]
         if pool.info is None:
             raise EngineUnavailable(f"the {engine} engine is not running ({pool.last_error}); retry later")
+        options = self._engine_options(pool.info, request)
+        language = (
+            request.language
+            or (record.language if record is not None else "")
+            or next(iter(voice.languages), "")
+        )
+        request = dataclasses.replace(request, options=options, language=language)
         prompt = b""
         if voice.kind == "cloned":
             prompt = await self._prompt(pool, voice.name)
@@ -256,7 +267,11 @@ class Hub:
         stamp = str(record.updated_at) if record is not None else ""
         keys = [self._cache_key(pool.info, voice, stamp, request, sentence) for sentence in sentences]
         cached = await asyncio.to_thread(self._cache_lookup, keys)
-        chunks = self._stream(pool, request, voice, prompt, sentences, keys, cached)
+        reference = None
+        if record is not None:
+            reference = {"name": record.name, "rate": record.reference_rate, "transcript": record.transcript,
+                         "language": record.language}  # fmt: skip
+        chunks = self._stream(pool, request, voice, prompt, sentences, keys, cached, reference)
         return SpeechStream(voice, engine, sentences, chunks, sum(1 for c in cached if c is not None))
 
     def _pick_engine(self, wanted: str | None, voice: VoiceInfo) -> str:
@@ -282,11 +297,22 @@ class Hub:
             param="voice",
         )
 
+    @staticmethod
+    def _engine_options(info: EngineInfo, request: SpeechRequest) -> dict[str, Any]:
+        """`options` checked against the engine's schema (InvalidOption, 400, names the option and the fix)."""
+        values = dict(request.options)
+        if request.speaker is not None and any(o.name == "speaker" for o in info.options):
+            values.setdefault("speaker", request.speaker)  # the top-level field is the speaker option's alias
+        return parse_options(info.options, values, info.name)
+
     def _cache_key(
         self, info: EngineInfo, voice: VoiceInfo, stamp: str, req: SpeechRequest, sentence: str
     ) -> str:
-        material = [info.name, info.version, voice.name, stamp, req.speaker, round(req.speed, 3),
-                    sorted(req.options.items()), sentence]  # fmt: skip
+        # Only options that can change this engine's audio count: ignored ones must not split the cache.
+        audible = {o.name for o in info.options if o.audio}
+        options = sorted((k, v) for k, v in req.options.items() if k in audible)
+        material = [info.name, info.version, voice.name, stamp, req.speaker, round(req.speed, 3), options,
+                    req.language, sentence]  # fmt: skip
         return hashlib.sha256(json.dumps(material, default=str).encode()).hexdigest()
 
     def _cache_lookup(self, keys: list[str]) -> list[AudioChunk | None]:
@@ -307,13 +333,14 @@ class Hub:
         sentences: list[str],
         keys: list[str],
         cached: list[AudioChunk | None],
+        reference: dict[str, Any] | None = None,
     ) -> AsyncIterator[AudioChunk]:
         started = time.perf_counter()
         jobs: dict[int, Job] = {}
         for index, sentence in enumerate(sentences):
             if cached[index] is None:
-                data = {"request": {"text": sentence, "voice": voice.name, "speed": request.speed,
-                                    "speaker": request.speaker, "options": dict(request.options)}}  # fmt: skip
+                data = {"text": sentence, "voice": voice.name, "speed": request.speed, "speaker": request.speaker,
+                        "language": request.language, "options": dict(request.options), "reference": reference}  # fmt: skip
                 jobs[index] = Job("synthesize", data, prompt, request.priority, request.first_index + index)
         shared_arrival = min((job.stream_arrival for job in jobs.values()), default=0)
         for job in jobs.values():
@@ -399,6 +426,8 @@ class Hub:
         item = await job.results.get()
         if isinstance(item, BaseException):
             raise item
+        if not isinstance(item, Prepared):
+            raise EngineUnavailable(f"the {info.name} worker answered a prepare with {item.TYPE!r}; retry")
         try:
             await asyncio.to_thread(self.library.put_prompt, voice, info.name, info.version, item.payload)
         except StorageError as exc:  # prepared again next time
@@ -664,8 +693,7 @@ async def _job_audio(job: Job) -> AsyncIterator[AudioChunk]:
             if isinstance(item, VoxhubError):
                 raise item
             raise EngineUnavailable(f"engine failed: {item}") from item
-        if item.type == "audio":
-            data = item.data
-            yield AudioChunk(data["rate"], data["width"], data["channels"], item.payload)
-        elif item.type == "done":
+        if isinstance(item, Audio):
+            yield AudioChunk(item.rate, item.width, item.channels, item.payload)
+        elif isinstance(item, Done):
             return

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple, TypeVar
 import sqlite_utils
 from sqlite_utils.db import ForeignKey
 
-from engines.base import VoiceInfo
+from engines.core.interface import VoiceInfo
 from hub.errors import BadAudio, InvalidRequest, InvalidVoiceName, StorageError, VoiceExists, VoiceNotFound
 
 log = logging.getLogger(__name__)

@@ -17,9 +17,22 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from engines.base import EngineInfo
-from engines.protocol import Event, ProtocolError, async_read_event
-from hub.errors import ConfigError, EngineError, EngineUnavailable, VoxhubError
+from engines.core.interface import EngineInfo
+from engines.core.protocol import (
+    MESSAGES,
+    PROTOCOL_VERSION,
+    Cancel,
+    Done,
+    Error,
+    Message,
+    Prepared,
+    ProtocolError,
+    Ready,
+    Shutdown,
+    Start,
+    async_read_message,
+)
+from hub.errors import ConfigError, EngineUnavailable, VoxhubError
 from hub.scheduler import Job, Scheduler
 from hub.settings import EngineSettings
 
@@ -44,6 +57,10 @@ class WorkerProcess:
         self.info: EngineInfo | None = None
         self.job: Job | None = None
         self.python = ""
+        self.modules: list[str] = []
+        """Top-level packages the worker had imported when it became ready."""
+        self.must_restart = False
+        """The engine said (in an error) that this worker cannot serve again."""
 
     @property
     def alive(self) -> bool:
@@ -77,9 +94,7 @@ class WorkerProcess:
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env, limit=STREAM_LIMIT,
         )  # fmt: skip
         self.pid = self.proc.pid
-        await self._send(
-            Event("start", {"engine": self.settings.name, "config": dict(self.settings.options)})
-        )
+        await self._send(Start(self.settings.name, dict(self.settings.options)))
         try:
             event = await asyncio.wait_for(self._read(), self.settings.start_timeout_s)
         except TimeoutError:
@@ -88,31 +103,38 @@ class WorkerProcess:
                 f"the {self.settings.name} worker did not start within {self.settings.start_timeout_s:g} s; "
                 f"raise engines.{self.settings.name}.start_timeout_s or check the daemon's log"
             ) from None
-        if event.type != "ready":
+        if not isinstance(event, Ready):
             await self.kill()
-            if event.data.get("code") == "config_error":
-                raise ConfigError(str(event.data.get("message", "")).removeprefix("ConfigError: "))
+            message = event.message if isinstance(event, Error) else f"unexpected {event.TYPE!r} message"
+            if isinstance(event, Error) and event.code == "config_error":
+                raise ConfigError(message.removeprefix("ConfigError: "))
+            raise EngineUnavailable(f"the {self.settings.name} engine failed to start: {message}")
+        if event.protocol != PROTOCOL_VERSION:
+            await self.kill()
             raise EngineUnavailable(
-                f"the {self.settings.name} engine failed to start: {event.data.get('message')}"
+                f"the {self.settings.name} worker ({python}) speaks worker protocol {event.protocol}, the daemon "
+                f"{PROTOCOL_VERSION}: install the same voxhub version in that environment"
             )
-        self.info = EngineInfo.from_dict(event.data["info"])
-        self.python = str(event.data.get("python", python))
+        self.info = EngineInfo.from_dict(event.info)
+        self.python = event.python or python
+        self.modules = list(event.modules)
         return self.info
 
     async def run(self, job: Job) -> None:
         """Send `job` and stream its events into `job.results` until it ends."""
         self.job = job
         try:
-            await self._send(Event(job.kind, {"id": job.id, **job.data}, job.payload))
+            await self._send(MESSAGES[job.kind].build({"id": job.id, **job.data}, job.payload))
             while True:
                 event = await self._read()
-                if event.data.get("id") != job.id:
+                if getattr(event, "id", None) != job.id:
                     continue
-                if event.type == "error":
-                    job.results.put_nowait(EngineError(event.data.get("message", "engine error")))
+                if isinstance(event, Error):
+                    self.must_restart = event.restart
+                    job.results.put_nowait(event.to_exception())
                     return
                 job.results.put_nowait(event)
-                if event.type in ("done", "prepared"):
+                if isinstance(event, (Done, Prepared)):
                     return
         finally:
             self.job = None
@@ -120,13 +142,13 @@ class WorkerProcess:
     async def cancel(self, job: Job) -> None:
         if self.job is job and self.alive:
             with contextlib.suppress(ConnectionError, RuntimeError):
-                await self._send(Event("cancel", {"id": job.id}))
+                await self._send(Cancel(job.id))
 
     async def stop(self, timeout: float = 5.0) -> None:
         if not self.alive:
             return
         with contextlib.suppress(ConnectionError, RuntimeError):
-            await self._send(Event("shutdown"))
+            await self._send(Shutdown())
         assert self.proc is not None
         try:
             await asyncio.wait_for(self.proc.wait(), timeout)
@@ -138,15 +160,15 @@ class WorkerProcess:
             self.proc.kill()
             await self.proc.wait()
 
-    async def _send(self, event: Event) -> None:
+    async def _send(self, message: Message) -> None:
         assert self.proc is not None and self.proc.stdin is not None
-        self.proc.stdin.write(event.encode())
+        self.proc.stdin.write(message.encode())
         await self.proc.stdin.drain()
 
-    async def _read(self) -> Event:
+    async def _read(self) -> Message:
         assert self.proc is not None and self.proc.stdout is not None
         try:
-            event = await async_read_event(self.proc.stdout)
+            event = await async_read_message(self.proc.stdout)
         except ProtocolError as exc:
             await self.kill()
             raise WorkerDied(str(exc)) from exc
@@ -247,7 +269,7 @@ class EnginePool:
         assert self.info is not None
         if self.warmup_voice not in {voice.name for voice in self.info.voices}:
             return
-        job = Job("synthesize", {"request": {"text": "Ready.", "voice": self.warmup_voice}}, id="warmup")
+        job = Job("synthesize", {"text": "Ready.", "voice": self.warmup_voice}, id="warmup")
         try:
             await worker.run(job)
         except WorkerDied as exc:
@@ -312,6 +334,12 @@ class EnginePool:
                 if worker is None or not worker.alive:
                     worker = self.workers[slot] = await self._spawn()
                 await worker.run(job)
+                if (
+                    worker.must_restart
+                ):  # the engine said its state is broken: a fresh worker for the next job
+                    self.restarts += 1
+                    self.workers[slot] = None
+                    await worker.stop()
             except EngineUnavailable as exc:
                 self.state, self.last_error = "failed", exc.message
                 job.results.put_nowait(exc)

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from engines.base import AudioChunk
+from engines.core.interface import AudioChunk
 from hub import audio
 from hub.api import OPENAI_MODELS, Hub, SpeechRequest
 from hub.errors import (

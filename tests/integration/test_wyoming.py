@@ -119,7 +119,7 @@ CLIP_TEXT = "This is my own voice. I am reading a few sentences aloud, so that v
 @pytest.fixture(scope="module")
 def speech_clip() -> bytes:
     """A few seconds of real speech (the offline Piper voice), so enrollment's quality check accepts it."""
-    from engines.base import SynthesisRequest
+    from engines.core.interface import SynthesisRequest
     from engines.piper import PiperEngine
 
     engine = PiperEngine({"threads": 0})

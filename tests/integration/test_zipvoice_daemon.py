@@ -104,7 +104,10 @@ def test_cloned_voice_speaks_through_zipvoice_and_its_prompt_is_prepared_once(tm
 
         one, again, two = seeded(1), seeded(1), seeded(2)
         assert one == again and len(one) == len(two) and one != two
-        with pytest.raises(openai.UnprocessableEntityError, match="seed"):
+        # Checked by the hub against the engine's option schema, before any work: 400 naming the option.
+        with pytest.raises(
+            openai.BadRequestError, match=r"options\.seed = -5 is not valid for the zipvoice engine"
+        ):
             seeded(-5)
         with pytest.raises(openai.BadRequestError, match=r"options\.seed"):
             seeded([1, 2])
