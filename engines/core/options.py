@@ -89,6 +89,8 @@ class Option:
             data["max"] = self.max
         if self.choices:
             data["choices"] = list(self.choices)
+        if not self.audio:
+            data["audio"] = False
         return data
 
     @classmethod

@@ -1,0 +1,98 @@
+"""The typed worker protocol: every message round-trips with its type, audio stays raw bytes, versions are
+checked at the handshake and engine errors keep what the hub reports."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engines.core.errors import InvalidOption
+from engines.core.interface import Reference
+from engines.core.protocol import (
+    PROTOCOL_VERSION,
+    Audio,
+    Error,
+    ProtocolError,
+    Ready,
+    Start,
+    Synthesize,
+    read_message,
+    write_message,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_messages_round_trip_with_raw_payloads() -> None:
+    pcm = bytes(range(256)) * 4
+    sent = [
+        Synthesize(
+            "1",
+            "Hello.",
+            "anna",
+            language="de",
+            options={"seed": 3},
+            reference=Reference("anna", 24000, "hallo", "de"),
+            payload=b"prompt",
+        ),
+        Audio("1", 24000, 2, 1, payload=pcm),
+    ]
+    stream = io.BytesIO()
+    for message in sent:
+        write_message(stream, message)
+    header = json.loads(stream.getvalue().split(b"\n", 1)[0])
+    assert header["type"] == "synthesize" and header["payload_length"] == len(b"prompt")
+    assert pcm in stream.getvalue() and str(list(pcm[:8])) not in stream.getvalue().decode(errors="replace")
+    stream.seek(0)
+    assert [read_message(stream), read_message(stream), read_message(stream)] == [*sent, None]
+
+
+def test_malformed_messages_are_protocol_errors() -> None:
+    with pytest.raises(ProtocolError, match="bad message header"):
+        read_message(io.BytesIO(b'{"type": "teleport", "data": {}}\n'))
+    with pytest.raises(ProtocolError, match="bad synthesize message"):
+        read_message(io.BytesIO(b'{"type": "synthesize", "data": {"id": "1"}}\n'))
+
+
+def test_an_engine_error_keeps_status_code_param_and_restart() -> None:
+    exc = InvalidOption("voice x has no speaker 'dave'", param="options.speaker")
+    message = Error.of(exc, "7")
+    stream = io.BytesIO()
+    write_message(stream, message)
+    stream.seek(0)
+    rebuilt = read_message(stream)
+    assert isinstance(rebuilt, Error)
+    err = rebuilt.to_exception()
+    assert (err.status, err.code, err.param, err.type, err.restart) == (
+        400,
+        "invalid_option",
+        "options.speaker",
+        "invalid_request_error",
+        False,
+    )
+    assert Error.of(RuntimeError("boom"), "8", restart=True).to_exception().restart is True
+
+
+def test_the_worker_refuses_another_protocol_version() -> None:
+    worker = subprocess.run(
+        [sys.executable, "-m", "engines.worker"], input=Start("fake", protocol=PROTOCOL_VERSION + 1).encode(),
+        capture_output=True, cwd=REPO, timeout=60,
+    )  # fmt: skip
+    reply = read_message(io.BytesIO(worker.stdout))
+    assert isinstance(reply, Error) and reply.code == "protocol_mismatch" and worker.returncode == 2
+    assert f"protocol {PROTOCOL_VERSION + 1}" in reply.message
+
+
+def test_the_worker_reports_ready_without_importing_the_hub() -> None:
+    worker = subprocess.run(
+        [sys.executable, "-m", "engines.worker"], input=Start("fake").encode(), capture_output=True, cwd=REPO,
+        timeout=60,
+    )  # fmt: skip
+    reply = read_message(io.BytesIO(worker.stdout))
+    assert isinstance(reply, Ready) and reply.protocol == PROTOCOL_VERSION
+    assert "engines" in reply.modules and "hub" not in reply.modules and "adapters" not in reply.modules
