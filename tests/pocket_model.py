@@ -50,13 +50,13 @@ def config(tokenizer: Path, weights: Path | None) -> dict[str, Any]:
                 "max_period": 10000,
                 "num_heads": 2,
                 "num_layers": 1,
-            },  # fmt: skip
+            },
             "lookup_table": {
                 "dim": 32,
                 "n_bins": N_BINS,
                 "tokenizer": "tokenizers",
                 "tokenizer_path": str(tokenizer),
-            },  # fmt: skip
+            },
         },
         "mimi": {
             "dtype": "float32",
@@ -70,7 +70,7 @@ def config(tokenizer: Path, weights: Path | None) -> dict[str, Any]:
             "quantizer": {"dimension": 8, "output_dimension": 16},
             "decoder_seanet": _seanet(16),
             "decoder_transformer": _transformer(16),
-        },  # fmt: skip
+        },
     }
     if weights is not None:
         data["weights_path"] = str(weights)
