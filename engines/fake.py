@@ -34,6 +34,7 @@ PRESETS = ("fake-low", "fake-high")
 
 
 class FakeEngine(Engine):
+    REQUIREMENTS = ("numpy>=1.26",)
     OPTIONS = (
         Option("pitch", "float", None, "tone frequency in Hz (default: from the voice)", min=50, max=2000),
         Option("trace", "bool", False, "log each sentence (cannot change the audio)", audio=False),

@@ -104,11 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
     mpull = model_commands.add_parser("pull", parents=[common], help="download a model from Hugging Face",
                                       description="Download NAME's files (resumable, checksummed).")  # fmt: skip
     mpull.add_argument("name", metavar="NAME",
-                       help="zipvoice, zipvoice-distill, or a speech recognition model (whisper-base, "
+                       help="zipvoice, zipvoice-distill, pocket-tts, or a speech recognition model (whisper-base, "
                             "openai-whisper-base, ...; `voxhub models list` shows all)")  # fmt: skip
     mpull.add_argument("--precision", choices=("fp32", "int8", "all"), default=None,
                        help="which files (default: engines.zipvoice.precision)")  # fmt: skip
     mpull.set_defaults(func=cmd_models_pull)
+    mpull.add_argument("--token", default=None,
+                       help="Hugging Face token for gated files (pocket-tts's cloning checkpoint; default: HF_TOKEN)")  # fmt: skip
+    from hub.cli_engines import add_commands
+
+    add_commands(commands, common)
     keys = commands.add_parser("keys", parents=[common], help="create, list and revoke API keys",
                                description="Manage the HTTP API's keys (stored hashed in voxhub.db; a running "
                                "daemon sees changes at once).")  # fmt: skip
@@ -413,13 +418,17 @@ async def cmd_models_pull(settings: Settings, args: argparse.Namespace) -> int:
     from engines.zipvoice.models import MODELS, PRECISIONS, pull
     from hub import models as hub_models
 
+    if args.name == "pocket-tts":
+        from hub.cli_engines import pull_pocket
+
+        return await pull_pocket(settings, args)
     if args.name in hub_models.MODELS:
         log = lambda m: print(m, file=sys.stderr)  # noqa: E731
         where = await asyncio.to_thread(hub_models.pull, args.name, settings.data_dir / "models", log)
         print(f"{args.name} installed in {where}", file=sys.stderr)
         return 0
     if args.name not in MODELS:
-        known = ", ".join([*MODELS, *hub_models.MODELS])
+        known = ", ".join([*MODELS, "pocket-tts", *hub_models.MODELS])
         print(f"voxhub: unknown model {args.name!r}: use one of {known}", file=sys.stderr)
         return 2
     section = settings.engines.get("zipvoice")

@@ -84,6 +84,15 @@ class WorkerProcess:
 
     async def start(self) -> EngineInfo:
         python = self.settings.python or sys.executable
+        installed = (
+            self.data_dir / "engines" / self.settings.name / "venv" / "bin" / "python"
+            if self.data_dir
+            else None
+        )
+        if (
+            not self.settings.python and installed is not None and installed.exists()
+        ):  # `voxhub engines install`
+            python = str(installed)
         env = dict(os.environ)
         # A worker under another venv still finds voxhub's own source.
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SOURCE_ROOT), env.get("PYTHONPATH")]))
@@ -242,6 +251,9 @@ class EnginePool:
                 {
                     "pid": w.pid if w is not None and w.alive else None,
                     "python": w.python if w is not None and w.alive else None,
+                    "engine_only": not {"hub", "adapters"} & set(w.modules)
+                    if w is not None and w.alive
+                    else None,
                     "state": ("busy" if w.job else "ready") if w is not None and w.alive else "stopped",
                 }
                 for w in self.workers

