@@ -36,6 +36,7 @@ from hub.clips import ClipStore
 from hub.enroll import Toolkit, analyze, rejection
 from hub.errors import (
     ConfigError,
+    ConsentRequired,
     EngineUnavailable,
     InvalidRequest,
     StorageError,
@@ -61,6 +62,7 @@ __all__ = [
     "VERSION",
     "AudioChunk",
     "ConfigError",
+    "Consent",
     "HttpRoute",
     "Hub",
     "Priority",
@@ -102,6 +104,27 @@ class SpeechRequest:
     a stream queue behind other clients' first ones."""
     language: str = ""
     """The language to speak; empty = the voice's own (a cloned voice's enrolled language)."""
+
+
+CONSENT_STATEMENT = "the enroller confirms that the speaker in the clip consented to their voice being cloned"
+CONSENT_HOW = ("`voxhub voices add NAME CLIP --consent` on the command line, `\"consent\": true` in HTTP (JSON, or "
+               "`consent=true` as a multipart field) and in MQTT enroll payloads, `enroll NAME consent` in Slack")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Consent:
+    """An enroller's confirmation that the speaker consented to being cloned, and who gave it where."""
+
+    surface: str
+    """Where the voice was enrolled: cli, http, mqtt, slack, discord, ui, ..."""
+    user: str = ""
+    """Who enrolled it there, where known (a chat user id, an API key's name)."""
+    statement: str = CONSENT_STATEMENT
+
+    def record(self) -> dict[str, Any]:
+        """As the library keeps it with the voice."""
+        return {"confirmed": True, "statement": self.statement, "surface": self.surface,
+                "user": self.user or None, "at": time.time()}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -450,13 +473,23 @@ class Hub:
         language: str = "",
         engine: str | None = None,
         replace: bool = False,
+        consent: Consent | None = None,
     ) -> VoiceInfo:
         """Check a reference clip (any common container) and store it as a cloned voice.
+
+        `consent` is the enroller's confirmation that the speaker consented; without it nothing is stored
+        (ConsentRequired, 400, says why and how each surface gives it). It is kept with the voice.
 
         The clip is trimmed to its best 3-12 s of speech, transcribed when no transcript is given, and
         judged; a rejected clip raises ClipRejected (its report in `extra["quality"]`) and stores nothing.
         """
         validate_voice_name(name)
+        if consent is None:
+            raise ConsentRequired(
+                f"voice {name!r} was not enrolled: cloning a voice needs its owner's permission, so confirm that the "
+                f"speaker in the clip consented to it — {CONSENT_HOW}",
+                param="consent",
+            )
         if name in self._presets() or name in self.settings.voices.aliases:
             raise VoiceExists(
                 f"{name!r} is the name of a preset voice or alias: choose another name", param="name"
@@ -469,7 +502,7 @@ class Hub:
         if not replace and any(r.name == name for r in records):
             raise VoiceExists(f"voice {name!r} already exists: pass replace to overwrite it", param="name")
         if not self.settings.enroll.analyze:
-            return await self._store_unchecked(name, audio, transcript, language, engine, replace)
+            return await self._store_unchecked(name, audio, transcript, language, engine, replace, consent)
         existing = [(r.name, np.frombuffer(r.embedding, dtype="<f4")) for r in records
                     if r.embedding and r.name != name]  # fmt: skip
         result = await self.analysis.run(
@@ -496,13 +529,21 @@ class Hub:
             metadata=metadata,
             created_at=now,
             updated_at=now,
+            consent=consent.record(),
         )
         await asyncio.to_thread(self.library.add_voice, record, replace=replace)
         self._voices_changed()
         return self._cloned_info(record)
 
     async def _store_unchecked(
-        self, name: str, audio: bytes, transcript: str, language: str, engine: str | None, replace: bool
+        self,
+        name: str,
+        audio: bytes,
+        transcript: str,
+        language: str,
+        engine: str | None,
+        replace: bool,
+        consent: Consent,
     ) -> VoiceInfo:
         """enroll.analyze = false: the decoded clip as it is, with what the caller said about it."""
         from hub.audio import decode_audio
@@ -514,7 +555,7 @@ class Hub:
         record = VoiceRecord(name=name, language=language, transcript=transcript,
                              reference=np.asarray(samples, dtype="<f4").tobytes(), reference_rate=rate,
                              engine=engine, metadata={"duration_s": round(len(samples) / rate, 3)},
-                             created_at=now, updated_at=now)  # fmt: skip
+                             created_at=now, updated_at=now, consent=consent.record())  # fmt: skip
         await asyncio.to_thread(self.library.add_voice, record, replace=replace)
         self._voices_changed()
         return self._cloned_info(record)
@@ -574,6 +615,7 @@ class Hub:
                 has_embedding=bool(record.embedding),
                 created_at=record.created_at,
                 updated_at=record.updated_at,
+                consent=record.consent,
             )
         return details
 

@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     vadd.add_argument("--transcript", default="", help="what is said in the clip")
     vadd.add_argument("--language", default="", help="language code of the clip, e.g. en")
     vadd.add_argument("--replace", action="store_true", help="replace a voice of the same name")
+    vadd.add_argument("--consent", action="store_true",
+                      help="confirm that the speaker in the clip consented to their voice being cloned (required)")  # fmt: skip
     vadd.set_defaults(func=cmd_voices_add)
     vshow = voice_commands.add_parser(
         "show", parents=[common], help="show one voice as JSON", description="Show one voice."
@@ -287,7 +289,9 @@ async def cmd_voices_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_voices_add(settings: Settings, args: argparse.Namespace) -> int:
-    from hub.api import Hub
+    import getpass
+
+    from hub.api import Consent, Hub
 
     clip = Path(args.clip)
     if not clip.is_file():
@@ -303,6 +307,7 @@ async def cmd_voices_add(settings: Settings, args: argparse.Namespace) -> int:
                 transcript=args.transcript,
                 language=args.language,
                 replace=args.replace,
+                consent=Consent("cli", getpass.getuser()) if args.consent else None,
             )
         except ClipRejected as exc:
             print(f"voxhub: {exc.message}", file=sys.stderr)

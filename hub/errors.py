@@ -108,3 +108,9 @@ class WrongContentType(InvalidRequest):
 class UploadTooLarge(InvalidRequest):
     status = 413
     code = "upload_too_large"
+
+
+class ConsentRequired(InvalidRequest):
+    """Enrolling a cloned voice without the enroller's confirmation that the speaker consented."""
+
+    code = "consent_required"

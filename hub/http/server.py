@@ -14,7 +14,7 @@ from aiohttp import web
 
 from engines.core.interface import AudioChunk
 from hub import audio
-from hub.api import OPENAI_MODELS, Hub, SpeechRequest
+from hub.api import OPENAI_MODELS, Consent, Hub, SpeechRequest
 from hub.errors import (
     BadAudio,
     InvalidRequest,
@@ -296,7 +296,7 @@ async def delete_voice(request: web.Request) -> web.Response:
 
 
 async def add_voice(request: web.Request) -> web.Response:
-    """POST /v1/voices: multipart (name, file, transcript, language), or JSON with `audio_b64` or `url`."""
+    """POST /v1/voices: multipart (name, file, transcript, language, consent), or JSON with `audio_b64` or `url`."""
     hub = request.app[HUB_KEY]
     clip, fields = await uploads.read_clip(request, hub)
     name = uploads.text_field(fields, "name")
@@ -314,6 +314,7 @@ async def add_voice(request: web.Request) -> web.Response:
         language=uploads.text_field(fields, "language"),
         engine=uploads.text_field(fields, "engine") or None,
         replace=uploads.flag(fields.get("replace")),
+        consent=Consent("http", request.remote or "") if uploads.flag(fields.get("consent")) else None,
     )
     return web.json_response(await hub.voice_details(voice.name), status=201)
 

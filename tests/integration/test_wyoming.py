@@ -132,7 +132,9 @@ def speech_clip() -> bytes:
 
 
 def enroll(daemon: Daemon, name: str, clip: bytes) -> None:
-    body = json.dumps({"name": name, "audio_b64": base64.b64encode(clip).decode(), "transcript": CLIP_TEXT})
+    body = json.dumps(
+        {"name": name, "audio_b64": base64.b64encode(clip).decode(), "transcript": CLIP_TEXT, "consent": True}
+    )
     request = urllib.request.Request(
         daemon.url + "/v1/voices",
         data=body.encode(),

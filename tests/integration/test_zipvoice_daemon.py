@@ -62,7 +62,12 @@ def test_cloned_voice_speaks_through_zipvoice_and_its_prompt_is_prepared_once(tm
         # A real spoken reference: Piper reads the transcript.
         clip = client(daemon).audio.speech.create(model="tts-1", voice="alloy", input=TRANSCRIPT,
                                                   response_format="wav").read()  # fmt: skip
-        body = {"name": "anna", "transcript": TRANSCRIPT, "audio_b64": base64.b64encode(clip).decode()}
+        body = {
+            "name": "anna",
+            "transcript": TRANSCRIPT,
+            "audio_b64": base64.b64encode(clip).decode(),
+            "consent": True,
+        }
         status, _, reply = post(daemon, "/v1/voices", json.dumps(body).encode())
         assert status == 201, reply
         listed = {v["name"]: v for v in get_json(daemon, "/v1/voices")["data"]}
