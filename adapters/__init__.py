@@ -9,6 +9,7 @@ ADAPTERS: dict[str, str] = {
     "wyoming": "adapters.wyoming:WyomingAdapter",
     "mqtt": "adapters.mqtt:MqttAdapter",
     "slack": "adapters.slack:SlackAdapter",
+    "discord": "adapters.discord:DiscordAdapter",
 }
 
 

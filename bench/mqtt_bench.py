@@ -13,7 +13,6 @@ HTTP API of the same daemon as the anchor (same voice, same engine worker, same 
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import statistics
 import sys
@@ -21,11 +20,11 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlparse
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.timing import http_speech  # noqa: E402
 from tests.conftest import start_daemon  # noqa: E402
 from tests.mqtt_support import MOSQUITTO, NO_BROKER, Broker, Probe, mqtt_env, wait_online  # noqa: E402
 
@@ -40,20 +39,7 @@ def phrase(i: int, kind: str) -> str:
 
 def http_first_byte(url: str, text: str) -> tuple[float, float]:
     """(time to first audio byte, total time) of one wav request over HTTP."""
-    parsed = urlparse(url)
-    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=120)
-    body = json.dumps({"model": "tts-1", "input": text, "response_format": "wav"})
-    started = time.perf_counter()
-    conn.request("POST", "/v1/audio/speech", body, {"Content-Type": "application/json"})
-    response = conn.getresponse()
-    assert response.status == 200, response.read()
-    first = None
-    while response.read1(65536):
-        if first is None:
-            first = time.perf_counter() - started
-    conn.close()
-    assert first is not None
-    return first, time.perf_counter() - started
+    return http_speech(url, text, "wav")
 
 
 def mqtt_latency(probe: Probe, text: str, target: str) -> float:

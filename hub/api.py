@@ -47,10 +47,11 @@ from hub.errors import (
 from hub.keys import KeyStore
 from hub.library import VoiceLibrary, VoiceRecord, validate_voice_name
 from hub.metrics import Metrics
-from hub.quality import QualityReport
+from hub.quality import QualityReport, headline_numbers
 from hub.scheduler import Job, Priority
 from hub.session import SpeechPart, SpeechSession, conform_chunk
 from hub.settings import Settings, parse_section
+from hub.tasks import TaskSet
 from hub.workers import EnginePool
 
 log = logging.getLogger("voxhub.hub")
@@ -71,9 +72,11 @@ __all__ = [
     "SpeechRequest",
     "SpeechSession",
     "SpeechStream",
+    "TaskSet",
     "VoiceInfo",
     "VoxhubError",
     "conform_chunk",
+    "headline_numbers",
     "parse_section",
 ]
 

@@ -82,6 +82,30 @@ class QualityReport:
         return "\n".join(lines)
 
 
+HEADLINE_METRICS = (
+    ("duration_s", "length", "{:.1f} s"),
+    ("speech_s", "speech", "{:.1f} s"),
+    ("snr_db", "SNR", "{:.0f} dB"),
+    ("loudness_lufs", "loudness", "{:.0f} LUFS"),
+    ("clipping_ratio", "clipping", "{:.1%}"),
+    ("bandwidth_hz", "bandwidth", "{:.0f} Hz"),
+    ("speaker_consistency", "one speaker", "{:.2f}"),
+)
+"""The numbers of a report a person can act on, in reading order: metric key, label, format."""
+
+
+def headline_numbers(report: Mapping[str, Any]) -> list[str]:
+    """The main measured numbers of a report (QualityReport.to_dict()) as labelled strings, e.g. "SNR 18 dB";
+    missing and non-finite values are left out. Chat replies (Discord, Slack) show these."""
+    metrics = report.get("metrics") or {}
+    numbers = []
+    for key, label, fmt in HEADLINE_METRICS:
+        value = metrics.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            numbers.append(f"{label} {fmt.format(value)}")
+    return numbers
+
+
 def _round(value: Any) -> Any:
     if isinstance(value, float):
         return None if not math.isfinite(value) else round(value, 4)

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 from adapters.mqtt import commands, discovery
 from adapters.mqtt.client import MqttClient
 from adapters.mqtt.settings import Topics, load
-from hub.api import ConfigError, Consent, Hub, Priority, SpeechRequest, VoxhubError
+from hub.api import ConfigError, Consent, Hub, Priority, SpeechRequest, TaskSet, VoxhubError
 
 log = logging.getLogger("voxhub.mqtt")
 
@@ -41,7 +41,7 @@ class MqttAdapter:
         self._voices_known = asyncio.Event()
         self._discovery_lock = asyncio.Lock()
         self._say_queue: asyncio.Queue[commands.Say] = asyncio.Queue(SAY_QUEUE)
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet(log, "mqtt")
         self._unsubscribe: Callable[[], None] | None = None
         self._warned_loopback = False
 
@@ -69,9 +69,7 @@ class MqttAdapter:
         """Say `offline` (retained), disconnect, and cancel the work in flight."""
         if self._unsubscribe is not None:
             self._unsubscribe()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel_all()
         if self.client is not None:
             await self.client.stop(last_words=(self.topics.status, b"offline"))
 
@@ -87,14 +85,7 @@ class MqttAdapter:
         return topics
 
     def _spawn(self, work: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("mqtt: a handler failed", exc_info=task.exception())
+        self._tasks.spawn(work)
 
     def _publish(self, topic: str, payload: bytes | str, *, retain: bool = False) -> None:
         assert self.client is not None

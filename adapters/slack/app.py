@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -17,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import commands, files
-from hub.api import Consent, Hub, SpeechRequest, VoxhubError
+from hub.api import Consent, Hub, SpeechRequest, TaskSet, VoxhubError
 
 if TYPE_CHECKING:
     from adapters.slack import SlackSettings
@@ -54,7 +53,7 @@ class SlackBot:
         )
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._admins: dict[str, tuple[bool, float]] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet(log, "slack")
         self.app.middleware(self._dedupe)
         self.app.command("/say")(self._on_say)
         self.app.command("/voice")(self._on_voice)
@@ -68,9 +67,7 @@ class SlackBot:
         return await to_aiohttp_response(response)
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel_all()
         await self.session.close()
 
     # --- plumbing -----------------------------------------------------------------------------------
@@ -97,14 +94,7 @@ class SlackBot:
         return await next()
 
     def _spawn(self, work: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("slack: a handler failed", exc_info=task.exception())
+        self._tasks.spawn(work)
 
     async def _may_manage(self, user: str) -> bool:
         """Whether `user` may enroll and remove voices: manage_users, else workspace admins and owners."""

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from hub.api import headline_numbers
+
 # A voice name as the library allows it, then a colon: `/say alice: Hello`. The colon must not start
 # `//` (a pasted URL) and the name must be followed by text.
 _VOICE_PREFIX = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]{0,63}):(?!//)\s*(\S.*)$", re.DOTALL)
@@ -115,15 +117,6 @@ def voice_list(voices: list[Any], mine: str | None, default: str) -> str:
     )
 
 
-_SHOWN_METRICS = (
-    ("duration_s", "length", "{:.1f} s"),
-    ("speech_s", "speech", "{:.1f} s"),
-    ("snr_db", "SNR", "{:.0f} dB"),
-    ("loudness_lufs", "loudness", "{:.0f} LUFS"),
-    ("bandwidth_hz", "bandwidth", "{:.0f} Hz"),
-    ("clipping_ratio", "clipping", "{:.2%}"),
-    ("speaker_consistency", "speaker consistency", "{:.2f}"),
-)
 _VERDICT_ICON = {"accept": ":white_check_mark:", "warn": ":warning:", "reject": ":x:"}
 
 
@@ -132,12 +125,7 @@ def quality_report(report: dict[str, Any], headline: str) -> str:
     verdict = str(report.get("verdict", "?"))
     lines = [f"{_VERDICT_ICON.get(verdict, '')} {headline}",
              f"*Verdict: {verdict}* (score {float(report.get('score', 0)):.2f})"]  # fmt: skip
-    metrics = report.get("metrics") or {}
-    numbers = []
-    for key, label, fmt in _SHOWN_METRICS:
-        value = metrics.get(key)
-        if isinstance(value, (int, float)) and value == value and abs(value) != float("inf"):
-            numbers.append(f"{label} {fmt.format(value)}")
+    numbers = headline_numbers(report)
     if numbers:
         lines.append(" · ".join(numbers))
     for finding in report.get("findings") or []:
