@@ -18,7 +18,7 @@ import traceback
 from typing import BinaryIO
 
 from engines import load_engine_class
-from engines.core.errors import ConfigError, InvalidRequest, VoxhubError
+from engines.core.errors import ConfigError, EngineUnavailable, InvalidRequest, VoxhubError
 from engines.core.interface import Engine, Stop, SynthesisRequest, VoiceReference
 from engines.core.protocol import (
     PROTOCOL_VERSION,
@@ -29,6 +29,7 @@ from engines.core.protocol import (
     Message,
     Prepare,
     Prepared,
+    PromptMemo,
     Ready,
     Shutdown,
     Start,
@@ -58,6 +59,7 @@ class Worker:
         self.stops: dict[str, Stop] = {}
         self.lock = threading.Lock()
         self.engine: Engine | None = None
+        self.prompts = PromptMemo()
 
     def send(self, message: Message) -> None:
         write_message(self.events_out, message)
@@ -140,9 +142,14 @@ class Worker:
 
     def synthesize(self, message: Synthesize) -> None:
         assert self.engine is not None
+        prompt = (
+            self.prompts.use(message.prompt_key, message.payload) if message.prompt_key else message.payload
+        )
+        if prompt is None:  # the hub mirrors this memo, so this means a bug: the hub must resend it
+            raise EngineUnavailable("the worker lost the voice's prompt; retry the request", restart=True)
         request = SynthesisRequest(
             text=message.text, voice=message.voice, speed=message.speed, speaker=message.speaker,
-            prompt=message.payload or None, language=message.language, options=message.options,
+            prompt=prompt or None, language=message.language, options=message.options,
             reference=message.reference,
         )  # fmt: skip
         stop = self.stop_for(message.id)

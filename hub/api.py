@@ -20,6 +20,7 @@ import json
 import logging
 import shutil
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,6 +88,7 @@ MIN_SPEED, MAX_SPEED = 0.25, 4.0
 MIN_FREE_BYTES = 1 << 20
 """Less free space than this in the data directory makes /health say "degraded"."""
 REFERENCE_RATE = 24000
+PROMPT_MEMO_SIZE = 8
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,8 @@ class Hub:
         self.toolkit = Toolkit(settings)
         """VAD, speaker encoder and ASR for enroll/check: built here, each model loaded on first use."""
         self.analysis = AnalysisPool(settings.enroll.analysis_workers, settings.enroll.max_queued_analyses)
+        self._prompt_memo: OrderedDict[tuple[Any, ...], tuple[bytes, str]] = OrderedDict()
+        """Recently used prompts (megabytes for torch engines), so a sentence does not read them from SQLite."""
         """Enroll/check analysis runs here, bounded, never on the executor that library reads share."""
 
     @classmethod
@@ -286,9 +290,9 @@ class Hub:
             or next(iter(voice.languages), "")
         )
         request = dataclasses.replace(request, options=options, language=language)
-        prompt = b""
+        prompt, prompt_key = b"", ""
         if voice.kind == "cloned":
-            prompt = await self._prompt(pool, voice.name)
+            prompt, prompt_key = await self._prompt(pool, voice.name, record)
         # A cloned voice's audio changes when it is re-enrolled: its timestamp is part of the cache key.
         stamp = str(record.updated_at) if record is not None else ""
         keys = [self._cache_key(pool.info, voice, stamp, request, sentence) for sentence in sentences]
@@ -297,7 +301,7 @@ class Hub:
         if record is not None:
             reference = {"name": record.name, "rate": record.reference_rate, "transcript": record.transcript,
                          "language": record.language}  # fmt: skip
-        chunks = self._stream(pool, request, voice, prompt, sentences, keys, cached, reference)
+        chunks = self._stream(pool, request, voice, (prompt, prompt_key), sentences, keys, cached, reference)
         return SpeechStream(voice, engine, sentences, chunks, sum(1 for c in cached if c is not None))
 
     def _pick_engine(self, wanted: str | None, voice: VoiceInfo) -> str:
@@ -355,18 +359,22 @@ class Hub:
         pool: EnginePool,
         request: SpeechRequest,
         voice: VoiceInfo,
-        prompt: bytes,
+        prompted: tuple[bytes, str],
         sentences: list[str],
         keys: list[str],
         cached: list[AudioChunk | None],
         reference: dict[str, Any] | None = None,
     ) -> AsyncIterator[AudioChunk]:
+        """The sentences' audio in order: cached ones from the library, the rest from the pool's workers.
+        `prompted` is a cloned voice's (prompt, key): workers get the bytes once, then the key alone."""
+        prompt, prompt_key = prompted
         started = time.perf_counter()
         jobs: dict[int, Job] = {}
         for index, sentence in enumerate(sentences):
             if cached[index] is None:
                 data = {"text": sentence, "voice": voice.name, "speed": request.speed, "speaker": request.speaker,
-                        "language": request.language, "options": dict(request.options), "reference": reference}  # fmt: skip
+                        "language": request.language, "options": dict(request.options), "reference": reference,
+                        "prompt_key": prompt_key}  # fmt: skip
                 jobs[index] = Job("synthesize", data, prompt, request.priority, request.first_index + index)
         shared_arrival = min((job.stream_arrival for job in jobs.values()), default=0)
         for job in jobs.values():
@@ -435,13 +443,28 @@ class Hub:
             log.warning("%s (synthesis goes on without the cache)", exc.message)
         self.storage_error = exc.message
 
-    async def _prompt(self, pool: EnginePool, voice: str) -> bytes:
-        """The engine's prompt for a cloned voice: from the library, or prepared once and stored."""
+    async def _prompt(self, pool: EnginePool, voice: str, current: VoiceRecord | None) -> tuple[bytes, str]:
+        """The engine's prompt for a cloned voice and its key: from memory, the library, or prepared once."""
         assert pool.info is not None
         info = pool.info
+        # Keyed by the voice's timestamp too: a re-enrolled voice never gets its old prompt.
+        memo_key = (voice, info.name, info.version, current.updated_at if current else None)
+        if memo_key in self._prompt_memo:
+            self._prompt_memo.move_to_end(memo_key)
+            return self._prompt_memo[memo_key]
         prompt = await asyncio.to_thread(self.library.get_prompt, voice, info.name, info.version)
-        if prompt is not None:
-            return prompt
+        if prompt is None:
+            prompt = await self._prepare(pool, voice)
+        found = (prompt, hashlib.sha256(prompt).hexdigest()[:32])
+        self._prompt_memo[memo_key] = found
+        while len(self._prompt_memo) > PROMPT_MEMO_SIZE:
+            self._prompt_memo.popitem(last=False)
+        return found
+
+    async def _prepare(self, pool: EnginePool, voice: str) -> bytes:
+        """Have the engine prepare a cloned voice's prompt and store it in the library."""
+        assert pool.info is not None
+        info = pool.info
         record = await asyncio.to_thread(self.library.get_voice, voice)
         if record is None:
             raise VoiceNotFound(f"voice {voice!r} was removed", param="voice")

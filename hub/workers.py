@@ -26,6 +26,7 @@ from engines.core.protocol import (
     Error,
     Message,
     Prepared,
+    PromptMemo,
     ProtocolError,
     Ready,
     Shutdown,
@@ -59,6 +60,8 @@ class WorkerProcess:
         self.python = ""
         self.modules: list[str] = []
         """Top-level packages the worker had imported when it became ready."""
+        self.prompts = PromptMemo()
+        """Mirrors the worker's memo: which prompts it holds, so they are sent once, not per sentence."""
         self.must_restart = False
         """The engine said (in an error) that this worker cannot serve again."""
 
@@ -133,7 +136,13 @@ class WorkerProcess:
         """Send `job` and stream its events into `job.results` until it ends."""
         self.job = job
         try:
-            await self._send(MESSAGES[job.kind].build({"id": job.id, **job.data}, job.payload))
+            payload = job.payload
+            key = job.data.get("prompt_key") if job.kind == "synthesize" else None
+            if key and self.prompts.use(key) is not None:
+                payload = b""  # the worker has it
+            elif key:
+                self.prompts.use(key, b"sent")  # the hub keeps only the keys
+            await self._send(MESSAGES[job.kind].build({"id": job.id, **job.data}, payload))
             while True:
                 event = await self._read()
                 if getattr(event, "id", None) != job.id:

@@ -77,13 +77,14 @@ def config(tokenizer: Path, weights: Path | None) -> dict[str, Any]:
     return data
 
 
-def tokenizer_json(path: Path) -> None:
-    """A `tokenizers` Unigram model with a Metaspace pre-tokenizer and exactly N_BINS pieces."""
+def tokenizer_json(path: Path, n_bins: int = N_BINS, words: tuple[str, ...] = ()) -> None:
+    """A `tokenizers` Unigram model with a Metaspace pre-tokenizer and exactly `n_bins` pieces (`words` become
+    whole-word pieces, so a sentence of them is as many tokens as a real tokenizer would make)."""
     from tokenizers import Tokenizer, models, pre_tokenizers
 
     letters = [chr(c) for c in range(32, 127)] + ["▁" + chr(c) for c in range(97, 123)]
-    pieces = ["<unk>", *dict.fromkeys(letters)]
-    pieces += [f"<pad{i}>" for i in range(N_BINS - len(pieces))]
+    pieces = ["<unk>", *dict.fromkeys([*letters, *(f"▁{w}" for w in words)])]
+    pieces += [f"<pad{i}>" for i in range(n_bins - len(pieces))]
     tokenizer = Tokenizer(models.Unigram([(p, -1.0) for p in pieces], unk_id=0, byte_fallback=False))
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -117,4 +118,33 @@ def build(model_dir: Path, *, seed: int = 0) -> Path:
     generator = torch.Generator().manual_seed(seed + 1)
     clip = torch.randn(1, 24000 * 2, generator=generator) * 0.1
     export_model_state(loaded.get_state_for_audio_prompt(clip), model_dir / "voices" / PRESET_VOICE)
+    return model_dir / "config.yaml"
+
+
+def full_size(model_dir: Path, *, words: tuple[str, ...] = (), eos_threshold: float = 1e9) -> Path:
+    """The package's full English config (109.5 M parameters) with random weights, saved locally (for bench/):
+    random weights cost what trained ones do. EOS never fires, so every sentence has the same length."""
+    import safetensors.torch
+    import torch
+    from pocket_tts import TTSModel
+
+    from engines.pocket.models import package_config
+
+    model_dir.mkdir(parents=True, exist_ok=True)
+    data = package_config("english")
+    for key in ("weights_path", "weights_path_without_voice_cloning"):
+        data.pop(key, None)
+    n_bins = data["flow_lm"]["lookup_table"]["n_bins"]
+    tokenizer_json(model_dir / "tokenizer.json", n_bins, words)
+    data["flow_lm"]["lookup_table"]["tokenizer_path"] = str(model_dir / "tokenizer.json")
+    data["default_eos_threshold"] = eos_threshold
+    (model_dir / "build.yaml").write_text(yaml.safe_dump(data))
+    torch.manual_seed(0)
+    model = TTSModel.load_model(config=str(model_dir / "build.yaml"))
+    state = {k: v.contiguous().clone() for k, v in model.state_dict().items()}
+    state["flow_lm.speaker_proj_weight"] = torch.randn_like(state["flow_lm.speaker_proj_weight"]) * 0.02
+    safetensors.torch.save_file(state, str(model_dir / "model.safetensors"))
+    data["weights_path"] = str(model_dir / "model.safetensors")
+    (model_dir / "config.yaml").write_text(yaml.safe_dump(data))
+    (model_dir / "build.yaml").unlink()
     return model_dir / "config.yaml"

@@ -63,9 +63,10 @@ class EngineUnavailable(VoxhubError):
     type = "server_error"
     code = "engine_unavailable"
 
-    def __init__(self, message: str, *, retry_after: float = 1.0, **kw: Any) -> None:
+    def __init__(self, message: str, *, retry_after: float = 1.0, restart: bool = False, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
+        self.restart = restart
 
 
 class ModelMissing(VoxhubError):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, ClassVar
 
@@ -22,6 +23,27 @@ from engines.core.interface import Reference
 
 PROTOCOL_VERSION = 2
 MAX_HEADER = 1 << 20
+PROMPT_MEMO = 8
+"""Prompts each side remembers by key, least recently used dropped first. Both sides apply the same updates in
+the same order (every Synthesize with a `prompt_key`), so the hub knows when it may leave the payload out."""
+
+
+class PromptMemo:
+    """The last PROMPT_MEMO prompts by key, used the same way by the hub (keys only) and the worker (bytes)."""
+
+    def __init__(self) -> None:
+        self.items: OrderedDict[str, bytes] = OrderedDict()
+
+    def use(self, key: str, prompt: bytes = b"") -> bytes | None:
+        """Record a use of `key` (with its bytes when sent); the remembered bytes, or None if unknown."""
+        if prompt:
+            self.items[key] = prompt
+        elif key not in self.items:
+            return None
+        self.items.move_to_end(key)
+        while len(self.items) > PROMPT_MEMO:
+            self.items.popitem(last=False)
+        return self.items[key]
 
 
 class ProtocolError(Exception):
@@ -87,6 +109,8 @@ class Synthesize(Message):
     language: str = ""
     options: dict[str, Any] = field(default_factory=dict)
     reference: Reference | None = None
+    prompt_key: str = ""
+    """Names the prompt; once a worker has it, the hub sends the key alone (prompts are megabytes)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.reference, dict):

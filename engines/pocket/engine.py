@@ -133,7 +133,6 @@ class PocketEngine(Engine):
         if "temperature" in kwargs:
             kwargs["temp"] = kwargs.pop("temperature")
         model = TTSModel.load_model(config=str(self.config_path), **kwargs)
-        model.max_decoder_frames_per_call = 1  # decode frame by frame: the first audio comes sooner
         model = model.to(device).eval()
         if device == "cuda" and self.settings["half"]:
             model.flow_lm.half()

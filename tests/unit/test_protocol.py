@@ -17,6 +17,7 @@ from engines.core.protocol import (
     PROTOCOL_VERSION,
     Audio,
     Error,
+    Message,
     ProtocolError,
     Ready,
     Start,
@@ -96,3 +97,34 @@ def test_the_worker_reports_ready_without_importing_the_hub() -> None:
     reply = read_message(io.BytesIO(worker.stdout))
     assert isinstance(reply, Ready) and reply.protocol == PROTOCOL_VERSION
     assert "engines" in reply.modules and "hub" not in reply.modules and "adapters" not in reply.modules
+
+
+async def test_a_prompt_crosses_the_pipe_once_per_worker() -> None:
+    from engines.core.protocol import Done
+    from hub.scheduler import Job
+    from hub.settings import EngineSettings
+    from hub.workers import WorkerProcess
+
+    worker = WorkerProcess(EngineSettings(name="fake"))
+    await worker.start()
+    sent: list[int] = []
+    send = worker._send
+
+    async def recording(message: Message) -> None:
+        sent.append(len(message.payload))
+        await send(message)
+
+    worker._send = recording  # type: ignore[method-assign]
+    try:
+        audio = []
+        for n in range(3):
+            job = Job("synthesize", {"text": "Hi there.", "voice": "anna", "prompt_key": "k1"}, b"P" * 1000,
+                      id=f"j{n}")  # fmt: skip
+            await worker.run(job)
+            replies = [job.results.get_nowait() for _ in range(job.results.qsize())]
+            assert isinstance(replies[-1], Done), replies
+            audio.append(b"".join(r.payload for r in replies))
+        # The prompt went once; later sentences sent its key alone and spoke in the same (cloned) voice.
+        assert sent == [1000, 0, 0] and audio[0] == audio[1] == audio[2]
+    finally:
+        await worker.stop()
