@@ -72,48 +72,57 @@ def clip_wav(seconds: float = 5.0) -> bytes:
     return tone_wav(seconds=seconds, pitch=150.0)
 
 
-def pocket_direct(config: Path, text: str, runs: int) -> dict[str, float]:
-    """The package itself: load, clone from the same 5 s clip, stream `text`."""
-    import torch
-    from pocket_tts import TTSModel
+class PocketDirect:
+    """The package itself, in this process: load, clone from the same 5 s clip, stream the text."""
 
-    model = TTSModel.load_model(config=str(config))
-    t = np.arange(5 * RATE) / RATE
-    clip = torch.from_numpy((0.3 * np.sin(2 * np.pi * 150 * t)).astype(np.float32))[None, :]
-    started = time.perf_counter()
-    state = model.get_state_for_audio_prompt(clip)
-    prompt_s = time.perf_counter() - started
-    firsts, rtfs = [], []
-    for _ in range(runs + 1):  # the first run warms up
+    def __init__(self, config: Path) -> None:
+        import torch
+        from pocket_tts import TTSModel
+
+        self.model = TTSModel.load_model(config=str(config))
+        t = np.arange(5 * RATE) / RATE
+        clip = torch.from_numpy((0.3 * np.sin(2 * np.pi * 150 * t)).astype(np.float32))[None, :]
+        started = time.perf_counter()
+        self.state = self.model.get_state_for_audio_prompt(clip)
+        self.prompt_s = time.perf_counter() - started
+
+    def speak(self, text: str) -> tuple[float, float, float]:
+        """(first audio s, total s, audio s)."""
         started, first, samples = time.perf_counter(), None, 0
-        for chunk in model.generate_audio_stream(state, text):
+        for chunk in self.model.generate_audio_stream(self.state, text):
             first = first if first is not None else time.perf_counter() - started
             samples += chunk.shape[-1]
-        firsts.append(first or 0.0)
-        rtfs.append((time.perf_counter() - started) / (samples / RATE))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"first": statistics.median(firsts[1:]), "rtf": statistics.median(rtfs[1:]), "peak_mb": peak,
-            "prompt_s": prompt_s, "audio_s": samples / RATE}  # fmt: skip
+        return first or 0.0, time.perf_counter() - started, samples / RATE
 
 
-def through_daemon(
-    engine: str, env: dict[str, str], voice: str, clone: bool, text: str, runs: int
-) -> dict[str, float]:
+def through_daemon(engine: str, env: dict[str, str], voice: str, clone: bool, text: str, runs: int,
+                   anchor: PocketDirect | None = None) -> tuple[dict[str, float], dict[str, float]]:  # fmt: skip
+    """Requests through HTTP; with an `anchor`, each is followed by the same text through the package directly
+    (alternating, so both see the same machine load)."""
     with tempfile.TemporaryDirectory(prefix=f"voxhub-bench-{engine}-") as tmp:
         daemon = start_daemon(Path(tmp) / "data", env=env, timeout=300)
         try:
             if clone:
                 body, ctype = multipart({"name": voice, "consent": "true"}, clip_wav())
                 assert raw(daemon, "POST", "/v1/voices", body, {"Content-Type": ctype})[0] == 201
-            firsts, rtfs = [], []
-            for _run in range(runs + 1):  # the first run prepares the voice state and warms up
+            via: dict[str, list[float]] = {"first": [], "rtf": []}
+            direct: dict[str, list[float]] = {"first": [], "rtf": []}
+            for _ in range(runs + 1):  # the first round prepares the voice state and warms up
                 first, total, size = speak(daemon.url, voice, text)
-                firsts.append(first)
-                rtfs.append(total / (size / 2 / RATE_OF[engine]))
+                via["first"].append(first)
+                via["rtf"].append(total / (size / 2 / RATE_OF[engine]))
+                if anchor is not None:
+                    first, total, seconds = anchor.speak(text)
+                    direct["first"].append(first)
+                    direct["rtf"].append(total / seconds)
             peak = worker_peak_mb(daemon.url, engine)
         finally:
             daemon.stop()
-    return {"first": statistics.median(firsts[1:]), "rtf": statistics.median(rtfs[1:]), "peak_mb": peak}
+    result = {k: statistics.median(v[1:]) for k, v in via.items()} | {"peak_mb": peak}
+    anchored = {k: statistics.median(v[1:]) for k, v in direct.items() if v}
+    if anchored:
+        anchored["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result, anchored
 
 
 RATE_OF = {"pocket": 24000, "piper": 22050}
@@ -131,8 +140,8 @@ def main() -> None:
     rows: list[tuple[str, dict[str, float]]] = []
 
     base = {"VOXHUB_ENROLL__ANALYZE": "false", "VOXHUB_CACHE__ENABLED": "false", "HF_HUB_OFFLINE": "1"}
-    rows.append(("piper (en_US-joe-medium, preset) via HTTP", through_daemon("piper", base, "en_US-joe-medium",
-                                                                             False, args.text, args.runs)))  # fmt: skip
+    piper, _ = through_daemon("piper", base, "en_US-joe-medium", False, args.text, args.runs)
+    rows.append(("piper (en_US-joe-medium, preset) via HTTP", piper))
     with tempfile.TemporaryDirectory(prefix="voxhub-bench-pocket-model-") as tmp:
         model_dir = args.pocket_model
         label = "real weights"
@@ -142,19 +151,16 @@ def main() -> None:
             model_dir = Path(tmp)
             full_size(model_dir, words=tuple(args.text.replace(",", " ").replace(".", " ").split()))
             label = "full-size English config, random weights"
-        # The worker runs in parallel with nothing: the direct anchor runs first, alone.
-        direct = pocket_direct(model_dir / "config.yaml", args.text, args.runs)
-        rows.append((f"pocket direct (package, {label}, cloned)", direct))
+        anchor = PocketDirect(model_dir / "config.yaml")
         env = {**base, "VOXHUB_ENGINES__PIPER__ENABLED": "false", "VOXHUB_ENGINES__POCKET__ENABLED": "true",
                "VOXHUB_ENGINES__POCKET__MODEL_DIR": str(model_dir), "VOXHUB_VOICES__DEFAULT": "anna"}  # fmt: skip
-        via = through_daemon("pocket", env, "anna", True, args.text, args.runs)
+        via, direct = through_daemon("pocket", env, "anna", True, args.text, args.runs, anchor)
+        rows.append((f"pocket direct (package, {label}, cloned)", direct))
         rows.append((f"pocket via HTTP (voxhub, {label}, cloned)", via))
     print(f"{'engine':<58} {'first audio':>11} {'RTF':>6} {'peak MB':>8}")
     for name, r in rows:
         print(f"{name:<58} {r['first']:>10.3f}s {r['rtf']:>6.2f} {r['peak_mb']:>8.0f}")
-    print(
-        f"pocket voice prompt from a 5 s clip: {direct['prompt_s']:.2f} s; audio per request {direct['audio_s']:.1f} s"
-    )
+    print(f"pocket voice prompt from a 5 s clip (package): {anchor.prompt_s:.2f} s")
     print(
         f"pocket added by voxhub: first audio {via['first'] / direct['first'] - 1:+.0%}, RTF {via['rtf'] / direct['rtf'] - 1:+.0%}"
     )

@@ -11,6 +11,8 @@ from hub import __version__
 from hub.audio import FORMATS
 
 ERROR = {"$ref": "#/components/schemas/Error"}
+CONSENT = {"type": "boolean", "description": "Required: true confirms the speaker consented to their voice being "
+           "cloned (recorded with the voice; without it a 400 consent_required)"}  # fmt: skip
 
 
 def _errors(*codes: int) -> dict[str, Any]:
@@ -138,11 +140,11 @@ def openapi_spec(engine_options: EngineOptions = ()) -> dict[str, Any]:
                         "content": {
                             "multipart/form-data": {"schema": {"type": "object", "properties": {
                                 "name": {"type": "string"}, "file": {"type": "string", "format": "binary"},
-                                "transcript": {"type": "string"}, "language": {"type": "string"}}}},
+                                "transcript": {"type": "string"}, "language": {"type": "string"}, "consent": CONSENT}}},
                             "application/json": {"schema": {"type": "object", "properties": {
                                 "name": {"type": "string"}, "audio_b64": {"type": "string"},
                                 "url": {"type": "string", "description": "https link to the clip (public addresses only)"},
-                                "transcript": {"type": "string"}, "language": {"type": "string"}}}},
+                                "transcript": {"type": "string"}, "language": {"type": "string"}, "consent": CONSENT}}},
                         }
                     },
                     "responses": {"201": ok_json, **_errors(400, 401, 403, 409, 413, 422, 429, 503, 507)},
