@@ -184,6 +184,8 @@ class Hub:
         self.http_url: str | None = None
         """Base URL of the HTTP API once it listens (set by the HTTP server), e.g. http://127.0.0.1:8700."""
         self._voice_listeners: list[Callable[[], None]] = []
+        self.adapters: dict[str, Any] = {}
+        """Started adapters by name (see `register_adapter`), for the health report."""
         self.http_routes: list[HttpRoute] = []
         """Routes adapters mount on the daemon's HTTP server (see `add_http_route`)."""
         self.storage_error: str | None = None
@@ -645,6 +647,17 @@ class Hub:
             )
         return details
 
+    async def reference_clip(self, name: str) -> AudioChunk:
+        """A cloned voice's stored reference clip (16-bit PCM); presets have none (InvalidRequest)."""
+        voice, record = await self._resolve(name)
+        if record is None:
+            raise InvalidRequest(
+                f"{voice.name!r} is a preset voice: only cloned voices have a reference clip", param="name"
+            )
+        samples = np.frombuffer(record.reference, dtype="<f4")
+        pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+        return AudioChunk(record.reference_rate, 2, 1, pcm)
+
     async def delete_voice(self, name: str) -> None:
         if name in self._presets():
             raise InvalidRequest(
@@ -680,6 +693,10 @@ class Hub:
         if any(r.method == method and r.path == path for r in self.http_routes):
             raise ConfigError(f"two adapters want to serve {method} {path}: enable only one of them")
         self.http_routes.append(HttpRoute(method.upper(), path, handler, public))
+
+    def register_adapter(self, name: str, adapter: Any) -> None:
+        """List a started adapter in `health()`; its optional `status()` returns {"state", "reason"?}."""
+        self.adapters[name] = adapter
 
     def subscribe_voice_changes(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call `callback()` (on the event loop) after a voice is enrolled or removed; returns an unsubscriber."""
@@ -736,6 +753,7 @@ class Hub:
             "engines": engines,
             "cache": {"entries": entries, "bytes": size},
             "library": {"path": str(self.library.path), "writable": problem is None, "error": problem},
+            "adapters": {name: _adapter_status(adapter) for name, adapter in self.adapters.items()},
         }
 
     def _storage_problem(self) -> str | None:
@@ -749,6 +767,16 @@ class Hub:
             return (f"the disk holding the data directory {directory} is full ({free} bytes free): free space "
                     "there, or move the data directory (VOXHUB_DATA_DIR / data_dir)")  # fmt: skip
         return None
+
+
+def _adapter_status(adapter: Any) -> dict[str, Any]:
+    status = getattr(adapter, "status", None)
+    if not callable(status):
+        return {"state": "running"}
+    try:
+        return dict(status())
+    except Exception as exc:  # a status bug must not take /health down with it
+        return {"state": "unknown", "reason": f"status() failed: {exc}"}
 
 
 async def _job_audio(job: Job) -> AsyncIterator[AudioChunk]:

@@ -195,9 +195,10 @@ async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             return 2
         started = []
         try:
-            for adapter in adapters:
+            for config, adapter in zip(settings.enabled_adapters, adapters, strict=True):
                 await adapter.start()
                 started.append(adapter)
+                hub.register_adapter(config.name, adapter)
             await run_server(hub, stop)
         finally:
             for adapter in reversed(started):

@@ -36,14 +36,31 @@ class HttpSettings:
     """Web origins (scheme://host[:port]) allowed to send state-changing requests from a browser."""
     auth_failures_per_minute: int = 10
     """Wrong API keys a client (IP address) may send in a minute before it gets 429."""
+    ui: bool = True
+    """Serve the web UI at /ui/."""
+    ingress_proxies: tuple[str, ...] = ()
+    """Addresses whose requests carrying X-Ingress-Path are trusted (Home Assistant's Supervisor)."""
 
     def validate(self) -> None:
         _check_port("http.port", self.port)
         _check_choice("http.require_api_key", self.require_api_key, ("auto", "always", "never"))
         _check_positive("http.auth_failures_per_minute", self.auth_failures_per_minute)
+        for address in self.ingress_proxies:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ConfigError(
+                    f"http.ingress_proxies: {address!r} is not an IP address: list the proxy's address, "
+                    'e.g. ["172.30.32.2"] for the Home Assistant Supervisor'
+                ) from None
         # "always" may rely on keys made by `voxhub keys create` alone; "auto" beyond loopback wants a
-        # deliberate choice.
-        if self.keys_required and not self.api_keys and self.require_api_key == "auto":
+        # deliberate choice. Behind ingress alone (no keys) only the trusted proxy gets in: a closed API.
+        if (
+            self.keys_required
+            and not self.api_keys
+            and self.require_api_key == "auto"
+            and not self.ingress_proxies
+        ):
             raise ConfigError(
                 f"http.api_keys is empty but http.host = {self.host!r} is not a loopback address, so API keys "
                 'are required: set http.api_keys = ["..."] (or VOXHUB_HTTP__API_KEYS), or create keys with '

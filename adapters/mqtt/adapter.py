@@ -65,6 +65,15 @@ class MqttAdapter:
         self._spawn(self._say_loop())
         self.client.start()
 
+    def status(self) -> dict[str, str]:
+        """For /health and the web UI: connected to the broker, or why not."""
+        if self.client is not None and self.client.connected.is_set():
+            return {"state": "connected"}
+        return {
+            "state": "disconnected",
+            "reason": f"not connected to the MQTT broker at {self.settings.host}:{self.settings.port}",
+        }
+
     async def stop(self) -> None:
         """Say `offline` (retained), disconnect, and cancel the work in flight."""
         if self._unsubscribe is not None:

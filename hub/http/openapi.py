@@ -155,6 +155,11 @@ def openapi_spec(engine_options: EngineOptions = ()) -> dict[str, Any]:
                 "get": {"summary": "One voice; cloned voices add transcript, language and quality report", "responses": {"200": ok_json, **_errors(404)}},
                 "delete": {"summary": "Remove a cloned voice (admin key)", "responses": {"200": ok_json, **_errors(400, 401, 403, 404, 429, 507)}},
             },
+            "/v1/voices/{name}/reference": {
+                "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "get": {"summary": "A cloned voice's stored reference clip (the trimmed prompt), as 16-bit WAV",
+                        "responses": {"200": {"description": "audio/wav"}, **_errors(400, 404)}},
+            },
             "/v1/quality": {"post": {
                 "summary": "Quality report of a clip (verdict accept/warn/reject, score, findings with advice); `against` a cloned voice adds speaker similarity, `text` the ASR round trip",
                 "requestBody": {"content": {

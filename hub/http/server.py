@@ -23,7 +23,7 @@ from hub.errors import (
     VoxhubError,
     WrongContentType,
 )
-from hub.http import uploads
+from hub.http import ui, uploads
 from hub.http.auth import auth_middleware
 from hub.http.errors import error_middleware, http_error
 from hub.http.guard import browser_guard
@@ -43,7 +43,13 @@ def create_app(hub: Hub) -> web.Application:
     public_paths = {r.path for r in hub.http_routes if r.public}
 
     def unguarded(request: web.Request) -> bool:
-        return _is_open(request.path, public_paths)
+        return (
+            _is_open(request.path, public_paths)
+            # The UI's files carry no data; the API calls they make are checked as any other.
+            or (settings.ui and ui.is_open(request.path))
+            # Home Assistant signed an admin in before its Supervisor proxied the request to the panel.
+            or ui.trusted_ingress(request, settings)
+        )
 
     app = web.Application(
         middlewares=[
@@ -62,13 +68,17 @@ def create_app(hub: Hub) -> web.Application:
     app.router.add_get("/v1/voices", list_voices)
     app.router.add_post("/v1/voices", add_voice)
     app.router.add_get("/v1/voices/{name}", get_voice)
+    app.router.add_get("/v1/voices/{name}/reference", get_reference)
     app.router.add_delete("/v1/voices/{name}", delete_voice)
     app.router.add_post("/v1/quality", check_quality)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/openapi.json", openapi)
     app.router.add_get("/docs", docs)
-    app.router.add_get("/", index)
+    if settings.ui:
+        ui.mount(app)
+    else:
+        app.router.add_get("/", index)
     for route in hub.http_routes:  # mounted by adapters (e.g. Slack's /slack/events)
         app.router.add_route(route.method, route.path, route.handler)
     return app
@@ -139,6 +149,8 @@ async def speech(request: web.Request) -> web.StreamResponse:
             "X-Voxhub-Engine": stream.engine,
             "X-Voxhub-Cache": _cache_state(stream.cached_sentences, len(stream.sentences)),
             "X-Voxhub-First-Audio-Ms": f"{(time.perf_counter() - started) * 1000:.1f}",
+            # `pcm` has no header: players (the web UI's) need the rate to play it.
+            "X-Voxhub-Sample-Rate": str(first.rate),
         }
         if stream_format == "sse":
             return await _send_sse(request, fmt, first, chunks, headers)
@@ -286,6 +298,13 @@ async def list_voices(request: web.Request) -> web.Response:
 async def get_voice(request: web.Request) -> web.Response:
     hub = request.app[HUB_KEY]
     return web.json_response(await hub.voice_details(request.match_info["name"]))
+
+
+async def get_reference(request: web.Request) -> web.Response:
+    """GET /v1/voices/{name}/reference: a cloned voice's stored reference clip, as WAV."""
+    hub = request.app[HUB_KEY]
+    data, content_type = await hub.encode(await hub.reference_clip(request.match_info["name"]), "wav")
+    return web.Response(body=data, content_type=content_type)
 
 
 async def delete_voice(request: web.Request) -> web.Response:

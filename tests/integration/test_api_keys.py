@@ -18,7 +18,8 @@ from tests.conftest import FAKE_ONLY, REPO, Daemon
 from tests.integration.test_http_guard import multipart, raw, tone_wav
 from tests.integration.test_http_openai import client
 
-OPEN = {"/health", "/docs", "/openapi.json", "/", "/v1/audio/clips/{clip_id}"}
+# "/ui", "/ui/": the web UI's page and files (no data; the API calls they make need a key as any other).
+OPEN = {"/health", "/docs", "/openapi.json", "/", "/v1/audio/clips/{clip_id}", "/ui", "/ui/"}
 
 
 def voxhub(daemon: Daemon, *args: str) -> subprocess.CompletedProcess[str]:

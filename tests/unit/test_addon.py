@@ -100,6 +100,9 @@ def test_config_yaml_follows_the_addon_schema_rules() -> None:
         assert re.fullmatch(r"\d{1,5}/(tcp|udp)", port) and 0 < int(port.split("/")[0]) < 65536
         assert host_port is None or (isinstance(host_port, int) and 0 < host_port < 65536)
     assert "10200/tcp" in config["ports"]
+    # The web UI in the sidebar: ingress to the daemon's HTTP port (the run script's VOXHUB_HTTP__PORT).
+    assert config["ingress"] is True and config["panel_icon"].startswith("mdi:") and config["panel_title"]
+    assert f"VOXHUB_HTTP__PORT={config['ingress_port']}" in (S6 / "voxhub/run").read_text()
     options, schema = config["options"], config["schema"]
     assert set(options) <= set(schema), "every option needs a schema entry"
     required = {k for k, v in schema.items() if not str(v[0] if isinstance(v, list) else v).endswith("?")}
@@ -168,7 +171,9 @@ def test_default_options_start_wyoming_piper_and_mqtt(tmp_path: Path) -> None:
     mqtt = s.adapters["mqtt"]
     assert mqtt.enabled and mqtt.options["url"] == "mqtt://core-mosquitto:1883"
     assert (mqtt.options["username"], mqtt.options["password"]) == ("addons", "pw")
-    assert s.http.host == "127.0.0.1" and s.http.port == 8700 and not s.http.api_keys
+    # Listening for the Supervisor's ingress; without an api_key only the Supervisor gets in.
+    assert s.http.host == "0.0.0.0" and s.http.port == 8700 and not s.http.api_keys
+    assert s.http.ingress_proxies == ("172.30.32.2",) and s.http.keys_required and s.http.ui
 
 
 def _other(value: Any, rule: Any) -> Any:
