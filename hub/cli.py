@@ -405,7 +405,9 @@ async def cmd_models_list(settings: Settings, args: argparse.Namespace) -> int:
     others = [{"name": m.name, "installed": m.is_present(models_dir), "description": m.description,
                "path": str(m.directory(models_dir))} for m in hub_models.MODELS.values()]  # fmt: skip
     if args.json:
-        print(json.dumps(rows + others, indent=2))
+        from hub.cli_engines import pocket_row
+
+        print(json.dumps([*rows, pocket_row(settings), *others], indent=2))
         return 0
     print(f"{'NAME':<17}  {'PRECISION':<9}  {'STATE':<9}  {'SIZE':>9}  MISSING")
     for row in rows:
@@ -413,6 +415,11 @@ async def cmd_models_list(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{row['name']:<17}  {row['precision']:<9}  {state:<9}  {row['size_mb']:>7.1f}MB  "
               f"{', '.join(row['missing']) or '-'}")  # fmt: skip
     print(f"model dir: {_zipvoice_dir(settings)}")
+    from hub.cli_engines import pocket_row
+
+    pocket = pocket_row(settings)
+    print(f"{pocket['name']:<17}  {'-':<9}  {'installed' if pocket['installed'] else 'missing':<9}  "
+          f"cloning {'yes' if pocket['cloning'] else 'no'}, voices: {', '.join(pocket['voices']) or '-'}")  # fmt: skip
     for row in others:
         state = "installed" if row["installed"] else "missing"
         print(f"{row['name']:<22}  {state:<9}  {row['description']}")

@@ -102,15 +102,28 @@ async def cmd_engines_install(settings: Settings, args: argparse.Namespace) -> i
     return 0
 
 
-async def pull_pocket(settings: Settings, args: argparse.Namespace) -> int:
-    """`voxhub models pull pocket-tts [--token TOKEN]`."""
+def _pocket(settings: Settings) -> tuple[Any, Path]:
+    """The Pocket TTS model manifest module (no torch) and its model dir."""
     from engines import MODEL_SOURCES
     from hub.registry import load_module
 
     models = load_module(MODEL_SOURCES, "pocket-tts", "model")
     section = settings.engines.get("pocket")
     configured = str(section.options.get("model_dir") or "") if section else ""
-    model_dir = Path(configured).expanduser() if configured else models.default_model_dir(settings.data_dir)
+    return models, Path(configured).expanduser() if configured else models.default_model_dir(
+        settings.data_dir
+    )
+
+
+def pocket_row(settings: Settings) -> dict[str, Any]:
+    """What `voxhub models list` shows for pocket-tts."""
+    models, model_dir = _pocket(settings)
+    return dict(models.installed(model_dir))
+
+
+async def pull_pocket(settings: Settings, args: argparse.Namespace) -> int:
+    """`voxhub models pull pocket-tts [--token TOKEN]`."""
+    models, model_dir = _pocket(settings)
     try:
         cloning = await asyncio.to_thread(
             models.pull, model_dir, args.token, lambda m: print(m, file=sys.stderr)
