@@ -4,10 +4,16 @@ computed once. A last test runs the released weights when they are installed."""
 
 from __future__ import annotations
 
+import base64
+import http.client
 import io
+import json
 import os
 import sqlite3
+import time
+import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 import openai
@@ -43,6 +49,30 @@ def speak(daemon: Daemon, voice: str, text: str) -> tuple[np.ndarray, int]:
     return samples, rate
 
 
+def sse_deltas(daemon: Daemon, voice: str, text: str) -> list[bytes]:
+    body = json.dumps({"model": "tts-1", "voice": voice, "input": text, "response_format": "pcm",
+                       "stream_format": "sse"}).encode()  # fmt: skip
+    request = urllib.request.Request(daemon.api + "/audio/speech", body, {"Content-Type": "application/json"})
+    deltas = []
+    with urllib.request.urlopen(request, timeout=60) as response:
+        for line in response:
+            if line.startswith(b"data: "):
+                event = json.loads(line[6:])
+                if event["type"] == "speech.audio.delta":
+                    deltas.append(base64.b64decode(event["audio"]))
+    return deltas
+
+
+def hang_up_after_first_bytes(daemon: Daemon, voice: str, text: str) -> None:
+    where = urlsplit(daemon.url)
+    conn = http.client.HTTPConnection(where.hostname, where.port, timeout=60)
+    body = json.dumps({"model": "tts-1", "voice": voice, "input": text, "response_format": "pcm"})
+    conn.request("POST", "/v1/audio/speech", body, {"Content-Type": "application/json"})
+    response = conn.getresponse()
+    assert response.status == 200 and response.read1(1024)
+    conn.close()
+
+
 def prompt_rows(data_dir: Path) -> list[tuple[str, str, float]]:
     with sqlite3.connect(f"file:{data_dir / 'voxhub.db'}?mode=ro", uri=True) as db:
         return db.execute("SELECT voice, engine, created_at FROM prompts").fetchall()
@@ -71,6 +101,19 @@ def test_a_cloned_voice_speaks_through_pocket_and_its_state_is_computed_once(
         assert len(two) == 2 * FRAMES * FRAME_SAMPLES  # two sentences
         assert daemon.log().count(PREPARED) == 1  # the second request reused the cached voice state
         assert [(v, e) for v, e, _ in prompt_rows(daemon.data_dir)] == [("anna", "pocket")]
+
+        # Streaming: one sentence arrives as several deltas (a frame or a few each), not as one block.
+        deltas = sse_deltas(daemon, "anna", "Streaming frame by frame.")
+        assert len(deltas) >= 3 and sum(len(d) for d in deltas) == FRAMES * FRAME_SAMPLES * 2
+
+        # Cancellation: a listener who hangs up stops the engine; the worker is free again at once.
+        hang_up_after_first_bytes(daemon, "anna", " ".join(["This sentence is long enough."] * 40))
+        deadline = time.monotonic() + 5
+        while get_json(daemon, "/health")["engines"]["pocket"]["workers"][0]["state"] != "ready":
+            assert time.monotonic() < deadline, "the worker kept generating for a listener who left"
+            time.sleep(0.05)
+        after, _ = speak(daemon, "anna", "Still here.")
+        assert len(after) == FRAMES * FRAME_SAMPLES
 
         preset, _ = speak(daemon, PRESET, "A preset voice.")
         assert len(preset) == FRAMES * FRAME_SAMPLES
