@@ -128,3 +128,32 @@ async def test_a_prompt_crosses_the_pipe_once_per_worker() -> None:
         assert sent == [1000, 0, 0] and audio[0] == audio[1] == audio[2]
     finally:
         await worker.stop()
+
+
+@pytest.mark.parametrize("engine", ["fake", "piper", "pocket"])
+def test_a_worker_runs_where_the_hub_cannot_be_imported(tmp_path: Path, engine: str) -> None:
+    import os
+
+    blocker = tmp_path / "blocker" / "hub"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('a worker must not import the hub')\n")
+    (blocker.parent / "adapters").mkdir()
+    (blocker.parent / "adapters" / "__init__.py").write_text("raise ImportError('nor the adapters')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocker.parent), str(REPO)])}
+    config = {"model_dir": str(tmp_path / "none")} if engine == "pocket" else {}
+    messages = [Start(engine, config)]
+    if engine != "pocket":  # without model files Pocket stops at start-up, with its instructions
+        voice = "fake-low" if engine == "fake" else "en_US-joe-medium"
+        messages.append(Synthesize("1", "Hello.", voice))
+    worker = subprocess.run([sys.executable, "-m", "engines.worker"], input=b"".join(m.encode() for m in messages),
+                            capture_output=True, cwd=tmp_path, env=env, timeout=120)  # fmt: skip
+    stream = io.BytesIO(worker.stdout)
+    replies = []
+    while (reply := read_message(stream)) is not None:
+        replies.append(reply)
+    if engine == "pocket":
+        assert isinstance(replies[0], Error) and "voxhub models pull pocket-tts" in replies[0].message
+        assert "ImportError" not in worker.stderr.decode()
+        return
+    assert isinstance(replies[0], Ready), worker.stderr.decode()[-2000:]
+    assert [type(r).__name__ for r in replies[1:]][-1] == "Done" and len(replies) >= 3
