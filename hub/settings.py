@@ -218,9 +218,11 @@ class EnrollSettings:
     max_decoded_mb: float = 128.0
     """Decoded PCM of all channels as 32-bit floats, in MiB: bounds what a small compressed file can cost."""
     analysis_workers: int = 2
-    """Threads for enroll/check analysis, apart from everything else."""
+    """Worker processes for enroll/check analysis (the models live there, never in the daemon)."""
     max_queued_analyses: int = 8
-    """Analyses that may wait for a thread; more are refused as busy (HTTP 503 + Retry-After)."""
+    """Analyses that may wait for a worker; more are refused as busy (HTTP 503 + Retry-After)."""
+    analysis_idle_ttl_s: float = 300.0
+    """Analysis workers exit (giving their models' memory back) after this long without work; 0 = never."""
     allowed_hosts: tuple[str, ...] = ()
     """Hosts ("nas.local") or host:port ("192.168.1.10:8123") that clip URLs may fetch from on the LAN."""
     analyze: bool = True
@@ -240,6 +242,10 @@ class EnrollSettings:
             _check_positive(f"enroll.{key}", getattr(self, key))
         if self.max_queued_analyses < 0:
             raise ConfigError(f"enroll.max_queued_analyses must be >= 0, got {self.max_queued_analyses}")
+        if self.analysis_idle_ttl_s < 0:
+            raise ConfigError(
+                f"enroll.analysis_idle_ttl_s must be >= 0 (0 = never exit), got {self.analysis_idle_ttl_s}"
+            )
         if not 0 < self.min_prompt_s <= self.max_prompt_s:
             raise ConfigError(
                 f"enroll.min_prompt_s ({self.min_prompt_s}) must be > 0 and <= enroll.max_prompt_s "

@@ -20,8 +20,11 @@ before a lower-case word ends no sentence. A sentence over max_chars is cut at i
 clause still too long between words; a single word longer than max_chars is sent whole rather than cut.
 A first sentence over FIRST_SENTENCE_CHARS is cut at its last clause break before that, for early audio.
 
-Only English has language rules so far. Other languages get the language-neutral cleanup (markdown, emoji,
-whitespace) and leave the rest to the engine; add one by adding a function to _LANGUAGE_RULES.
+The hub normalizes once the voice is known, in the voice's language. English has the rules above, its
+number words from num2words (hub/numbers.py). Every other language num2words knows gets hub/numbers.py's
+`speak_numbers` (decimal comma or point, money, percent, units, dates and times where tabled); the rest get
+the language-neutral cleanup (markdown, emoji, whitespace). A language with rules of its own goes into
+_LANGUAGE_RULES.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
+from hub import numbers
 from hub.errors import EmptyText, TextTooLong
 
 SENTENCE_MAX_CHARS = 400
@@ -93,47 +97,20 @@ def _collapse(text: str) -> str:
 # --- English: words ----------------------------------------------------------------------------------------
 
 # fmt: off
-_ONES = (
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
-)
-_TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
 _MONTHS = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
 )
 # fmt: on
-_SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (1000, "thousand"))
-_ORDINAL_WORDS = {
-    "one": "first",
-    "two": "second",
-    "three": "third",
-    "five": "fifth",
-    "eight": "eighth",
-    "nine": "ninth",
-    "twelve": "twelfth",
-}
 _LAST_WORD = re.compile(r"[a-z]+$")
 
 
 def _int_words(n: int) -> str:
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        tens, ones = divmod(n, 10)
-        return _TENS[tens] + (f"-{_ONES[ones]}" if ones else "")
-    if n < 1000:
-        hundreds, rest = divmod(n, 100)
-        return f"{_ONES[hundreds]} hundred" + (f" {_int_words(rest)}" if rest else "")
-    for value, name in _SCALES:
-        if n >= value:
-            head, rest = divmod(n, value)
-            return f"{_int_words(head)} {name}" + (f" {_int_words(rest)}" if rest else "")
-    raise AssertionError("unreachable")
+    return numbers.cardinal(n, "en")  # num2words, the American way: "one hundred one"
 
 
 def _digit_words(digits: str) -> str:
-    return " ".join(_ONES[int(d)] for d in digits)
+    return numbers.digits(digits, "en")
 
 
 def _number_words(num: str, frac: str | None = None, sign: str | None = None) -> str:
@@ -147,11 +124,7 @@ def _number_words(num: str, frac: str | None = None, sign: str | None = None) ->
 
 
 def _ordinal_words(n: int) -> str:
-    def ordinal(m: re.Match[str]) -> str:
-        word = m.group(0)
-        return _ORDINAL_WORDS.get(word) or (word[:-1] + "ieth" if word.endswith("y") else word + "th")
-
-    return _LAST_WORD.sub(ordinal, _int_words(n))
+    return numbers.ordinal(n, "en")
 
 
 def _plural_words(words: str) -> str:
@@ -322,49 +295,7 @@ def _money(m: re.Match[str]) -> str:
     return minus + " and ".join(parts)
 
 
-_UNITS = {
-    "km/h": ("kilometer per hour", "kilometers per hour"),
-    "mph": ("mile per hour", "miles per hour"),
-    "m/s": ("meter per second", "meters per second"),
-    "km": ("kilometer", "kilometers"),
-    "m": ("meter", "meters"),
-    "cm": ("centimeter", "centimeters"),
-    "mm": ("millimeter", "millimeters"),
-    "mi": ("mile", "miles"),
-    "ft": ("foot", "feet"),
-    "kg": ("kilogram", "kilograms"),
-    "g": ("gram", "grams"),
-    "mg": ("milligram", "milligrams"),
-    "lb": ("pound", "pounds"),
-    "lbs": ("pound", "pounds"),
-    "oz": ("ounce", "ounces"),
-    "l": ("liter", "liters"),
-    "L": ("liter", "liters"),
-    "ml": ("milliliter", "milliliters"),
-    "mL": ("milliliter", "milliliters"),
-    "h": ("hour", "hours"),
-    "hr": ("hour", "hours"),
-    "hrs": ("hour", "hours"),
-    "min": ("minute", "minutes"),
-    "s": ("second", "seconds"),
-    "sec": ("second", "seconds"),
-    "ms": ("millisecond", "milliseconds"),
-    "°C": ("degree Celsius", "degrees Celsius"),
-    "°F": ("degree Fahrenheit", "degrees Fahrenheit"),
-    "°": ("degree", "degrees"),
-    "kWh": ("kilowatt hour", "kilowatt hours"),
-    "kW": ("kilowatt", "kilowatts"),
-    "W": ("watt", "watts"),
-    "V": ("volt", "volts"),
-    "Hz": ("hertz", "hertz"),
-    "kHz": ("kilohertz", "kilohertz"),
-    "MHz": ("megahertz", "megahertz"),
-    "GHz": ("gigahertz", "gigahertz"),
-    "KB": ("kilobyte", "kilobytes"),
-    "MB": ("megabyte", "megabytes"),
-    "GB": ("gigabyte", "gigabytes"),
-    "TB": ("terabyte", "terabytes"),
-}
+_UNITS = numbers.UNITS["en"]
 # longest first, so "km/h" wins over "km" and "°C" over "°"; "20° C" is "20°C"
 _UNIT_PATTERN = "|".join(re.escape(u).replace("°", "° ?") for u in sorted(_UNITS, key=len, reverse=True))
 
@@ -481,8 +412,13 @@ def normalize(text: str, language: str = "en") -> str:
     """Rewrite text as it should be read aloud: one line per block, sentence punctuation kept."""
     text = unicodedata.normalize("NFKC", _PICTOGRAPHS.sub("", text))
     text = _strip_markdown(text)
-    rules = _LANGUAGE_RULES.get(language.strip().lower().replace("_", "-").split("-")[0])
-    return _collapse(rules(text) if rules else text)
+    lang = numbers.base_language(language)
+    rules = _LANGUAGE_RULES.get(lang)
+    if rules is not None:
+        text = rules(text)
+    elif numbers.supported(lang):  # other languages: numbers, money, units, dates in that language
+        text = numbers.speak_numbers(text, lang)
+    return _collapse(text)
 
 
 # --- Sentences ---------------------------------------------------------------------------------------------
@@ -564,6 +500,18 @@ def split_sentences(
 
 def prepare(text: str, *, max_chars: int, normalize_text: bool = True, language: str = "en") -> list[str]:
     """Check one request's text and turn it into the sentences to synthesize, in order."""
+    check_text(text, max_chars=max_chars)
+    sentences = split_sentences(normalize(text, language) if normalize_text else text)
+    if not sentences:
+        raise EmptyText(
+            "input is empty once emoji and symbols are removed: send the text to speak in `input`",
+            param="input",
+        )
+    return sentences
+
+
+def check_text(text: str, *, max_chars: int) -> None:
+    """Refuse empty or overlong input (before the voice is looked up; `prepare` checks it too)."""
     if not text or not text.strip():
         raise EmptyText("input is empty: send the text to speak in `input`", param="input")
     if len(text) > max_chars:
@@ -572,13 +520,6 @@ def prepare(text: str, *, max_chars: int, normalize_text: bool = True, language:
             "split the text into several requests, or raise text.max_chars",
             param="input",
         )
-    sentences = split_sentences(normalize(text, language) if normalize_text else text)
-    if not sentences:
-        raise EmptyText(
-            "input is empty once emoji and symbols are removed: send the text to speak in `input`",
-            param="input",
-        )
-    return sentences
 
 
 _LIST_NUMBER = re.compile(r"\s*\d{1,3}")  # "1." opening a markdown list item, not a sentence

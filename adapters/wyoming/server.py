@@ -21,7 +21,7 @@ from wyoming.audio import AudioChunk as WyomingChunk
 from wyoming.audio import AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event, async_write_event
-from wyoming.info import Attribution, Describe, Info, TtsProgram, TtsVoice, TtsVoiceSpeaker
+from wyoming.info import Attribution, Describe, Info, TtsProgram
 from wyoming.ping import Ping, Pong
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
 
@@ -33,6 +33,7 @@ from hub.api import (
     Priority,
     SpeechRequest,
     SpeechSession,
+    VoiceInfo,
     VoxhubError,
     conform_chunk,
 )
@@ -250,28 +251,20 @@ class WyomingConnection:
 
         voices = await self.hub.list_voices()
         presets = sorted({lang for v in voices if v.kind == "preset" for lang in v.languages})
-        tts_voices = [
-            TtsVoice(
-                name=voice.name,
-                attribution=Attribution(name=voice.attribution or voice.engine, url=""),
-                installed=True,
-                description=voice.description or f"{voice.name} ({voice.kind}, {voice.engine})",
-                version=None,
-                languages=_languages(voice.languages, presets),
-                speakers=[TtsVoiceSpeaker(name=s) for s in voice.speakers] or None,
-            )
-            for voice in voices
-        ]
         program = TtsProgram(
             name=self.settings.program,
             attribution=Attribution(name="voxhub", url=VOXHUB_URL),
             installed=True,
             description="voxhub: preset and cloned voices from every engine",
             version=VERSION,
-            voices=tts_voices,
+            voices=[],
             supports_synthesize_streaming=True,
         )
-        return Info(tts=[program]).event()
+        event = Info(tts=[program]).event()
+        # The voices are added as plain dicts: wyoming's to_dict deep-copies every field, which was most
+        # of a describe at 1000 voices. `voice_dict` gives exactly TtsVoice(...).to_dict() (a test checks).
+        event.data["tts"][0]["voices"] = [voice_dict(voice, presets) for voice in voices]
+        return event
 
     # --- plain synthesize -----------------------------------------------------------------------------
 
@@ -390,6 +383,19 @@ class WyomingConnection:
 
 def _base(language: str) -> str:
     return language.replace("-", "_").split("_")[0].lower()
+
+
+def voice_dict(voice: VoiceInfo, presets: list[str]) -> dict[str, Any]:
+    """One voice of the `info` event, as TtsVoice(...).to_dict() renders it, without its deep copies."""
+    return {
+        "name": voice.name,
+        "attribution": {"name": voice.attribution or voice.engine, "url": ""},
+        "installed": True,
+        "description": voice.description or f"{voice.name} ({voice.kind}, {voice.engine})",
+        "version": None,
+        "languages": _languages(voice.languages, presets),
+        "speakers": [{"name": s} for s in voice.speakers] or None,
+    }
 
 
 def _languages(own: tuple[str, ...], presets: list[str]) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from engines.core.options import Option
@@ -55,7 +55,8 @@ class VoiceInfo:
     """Who made the voice / its licence."""
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Shallow on purpose: asdict deep-copies every field, a third of a 1000-voice listing's time.
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["languages"] = list(self.languages)
         data["speakers"] = list(self.speakers)
         return data

@@ -54,6 +54,10 @@ def test_env_lists_and_bools() -> None:
         ({"VOXHUB_ENGINES__PIPER__ENABLED": "false"}, "no engine is enabled"),
         ({"VOXHUB_ENGINES__PIPER__PYTHON": "/no/such/python"}, "does not exist"),
         ({"VOXHUB_CACHE__ENABLED": "maybe"}, "cache.enabled = 'maybe' is not a valid bool"),
+        (
+            {"VOXHUB_ENROLL__ANALYSIS_IDLE_TTL_S": "-1"},
+            "enroll.analysis_idle_ttl_s must be >= 0 (0 = never exit)",
+        ),
     ],
 )
 def test_invalid_settings_name_the_key(env: dict[str, str], needle: str) -> None:
