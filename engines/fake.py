@@ -3,7 +3,8 @@
 Each sentence becomes a tone whose length follows the text length and whose pitch follows the voice
 (or the cloned voice's prompt), so tests can tell voices, speeds and sentences apart without a model.
 A sentence containing `CRASH` kills the worker process, as a segfaulting runtime would; one containing
-`LANGUAGE?` fails with the request's language and reference in the message (a probe for the contract tests).
+`LANGUAGE?` fails with the request's language and reference in the message (a probe for the contract tests);
+one containing `BROKEN!` fails saying the worker must be restarted (as a runtime whose state is corrupt would).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from engines.core.errors import EngineError
+from engines.core.errors import EngineError, EngineUnavailable
 from engines.core.interface import (
     AudioChunk,
     Engine,
@@ -62,6 +63,8 @@ class FakeEngine(Engine):
     def synthesize(self, request: SynthesisRequest, should_stop: StopCheck) -> Iterator[AudioChunk]:
         if "CRASH" in request.text:
             os._exit(70)
+        if "BROKEN!" in request.text:
+            raise EngineUnavailable("the fake engine's state is broken", restart=True)
         if "LANGUAGE?" in request.text:
             reference = request.reference.language if request.reference else None
             raise EngineError(f"language={request.language} reference={reference}", param="probe")

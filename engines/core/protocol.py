@@ -18,7 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, ClassVar
 
-from engines.core.errors import RemoteError, VoxhubError
+from engines.core.errors import EngineUnavailable, RemoteError, VoxhubError
 from engines.core.interface import Reference
 
 PROTOCOL_VERSION = 2
@@ -188,8 +188,14 @@ class Error(Message):
                        restart or exc.restart, {k: v for k, v in exc.extra.items() if _jsonable(v)})  # fmt: skip
         return cls(str(exc) or type(exc).__name__, job_id, restart=restart)
 
-    def to_exception(self) -> RemoteError:
-        """The error as the hub raises it."""
+    def to_exception(self) -> VoxhubError:
+        """The error as the hub raises it (a 503 as EngineUnavailable, so clients are told to retry)."""
+        if self.status == 503:
+            unavailable = EngineUnavailable(
+                self.message, restart=self.restart, param=self.param, **self.extra
+            )
+            unavailable.code, unavailable.type = self.code, self.type
+            return unavailable
         return RemoteError(self.message, status=self.status, type=self.type, code=self.code,
                            restart=self.restart, param=self.param, **self.extra)  # fmt: skip
 

@@ -90,3 +90,14 @@ def test_the_language_and_reference_reach_the_engine(daemon: Daemon) -> None:
     assert json.loads(body)["error"]["message"] == "language=fr reference=de"
     status, _, body = speak(daemon, voice="fake-high", input="LANGUAGE?")
     assert json.loads(body)["error"]["message"] == "language=en_US reference=None"
+
+
+def test_an_error_that_asks_for_a_restart_gets_a_fresh_worker(daemon: Daemon) -> None:
+    before = get_json(daemon, "/health")["engines"]["fake"]
+    status, headers, body = speak(daemon, voice="fake-low", input="BROKEN!")
+    error = json.loads(body)["error"]
+    assert (status, error["code"]) == (503, "engine_unavailable") and "Retry-After" in headers
+    status, _, _ = speak(daemon, voice="fake-low", input="Fine again.")
+    after = get_json(daemon, "/health")["engines"]["fake"]
+    assert status == 200 and after["restarts"] == before["restarts"] + 1
+    assert after["workers"][0]["pid"] != before["workers"][0]["pid"]
