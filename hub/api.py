@@ -109,6 +109,8 @@ class SpeechRequest:
     a stream queue behind other clients' first ones."""
     language: str = ""
     """The language to speak; empty = the voice's own (a cloned voice's enrolled language)."""
+    cache: bool = True
+    """False: neither read nor fill the synthesis cache (long-form jobs, whose sentences rarely repeat)."""
 
 
 CONSENT_STATEMENT = "the enroller confirms that the speaker in the clip consented to their voice being cloned"
@@ -197,6 +199,10 @@ class Hub:
         """Enroll/check analysis (and its models) runs in worker processes here, bounded; never in the daemon."""
         self._prompt_memo: OrderedDict[tuple[Any, ...], tuple[bytes, str]] = OrderedDict()
         """Recently used prompts (megabytes for torch engines), so a sentence does not read them from SQLite."""
+        from hub.jobs import JobRunner
+
+        self.jobs = JobRunner(self)
+        """Long-form jobs (POST /v1/jobs): persisted chunk by chunk, resumed by `open`."""
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -207,14 +213,18 @@ class Hub:
         for pool in pools.values():
             pool.warmup_voice = settings.voices.aliases.get(settings.voices.default, settings.voices.default)
             pool.data_dir = settings.data_dir
+            pool.scheduler.background_limit = max(1, pool.settings.workers - settings.jobs.reserved_workers)
+            pool.pause_background = settings.jobs.pause_for_listeners
         hub = cls(settings, library, pools)
         try:
             await asyncio.gather(*(pool.start() for pool in pools.values()))
+            await hub.jobs.start()  # jobs a crash interrupted go on from their last finished chunk
             yield hub
         finally:
             await hub.close()
 
     async def close(self) -> None:
+        await self.jobs.close()
         self.analysis.close()
         await asyncio.gather(*(pool.close() for pool in self.pools.values()), return_exceptions=True)
         await asyncio.to_thread(self.library.close)
@@ -283,9 +293,14 @@ class Hub:
         textproc.check_text(request.text, max_chars=self.settings.text.max_chars)
         voice, record = await self._resolve(request.voice)
         # Normalized once the voice is known: its language decides how numbers, units and dates are read.
-        sentences = textproc.prepare(request.text, max_chars=self.settings.text.max_chars,
-                                     normalize_text=self.settings.text.normalize,
-                                     language=request.language or voice_language(voice))  # fmt: skip
+        sentences = textproc.prepare(
+            request.text,
+            max_chars=self.settings.text.max_chars,
+            normalize_text=self.settings.text.normalize,
+            language=request.language or voice_language(voice),
+            # only what a listener waits for first is cut early: a stream's later pieces and job chunks stay whole
+            cut_first=request.first_index == 0 and request.priority != Priority.BACKGROUND,
+        )
         engine = self._pick_engine(request.engine, voice)
         pool = self.pools[engine]
         if pool.info is None:
@@ -303,7 +318,9 @@ class Hub:
         # A cloned voice's audio changes when it is re-enrolled: its timestamp is part of the cache key.
         stamp = str(record.updated_at) if record is not None else ""
         keys = [self._cache_key(pool.info, voice, stamp, request, sentence) for sentence in sentences]
-        cached = await asyncio.to_thread(self._cache_lookup, keys)
+        cached: list[AudioChunk | None] = [None] * len(keys)
+        if request.cache:
+            cached = await asyncio.to_thread(self._cache_lookup, keys)
         reference = None
         if record is not None:
             reference = {"name": record.name, "rate": record.reference_rate, "transcript": record.transcript,
@@ -405,7 +422,8 @@ class Hub:
                         yield chunk
                     self.metrics.sentences.labels(pool.name, "engine").inc()
                     self.metrics.audio_seconds.labels(pool.name).inc(sum(p.seconds for p in parts))
-                    await self._remember(keys[index], parts)
+                    if request.cache:
+                        await self._remember(keys[index], parts)
                     continue
                 if first:
                     self.metrics.first_audio.labels(pool.name).observe(time.perf_counter() - started)

@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       description="Delete the key named NAME; it stops working at once.")  # fmt: skip
     krevoke.add_argument("name", metavar="NAME", help="the key's name")
     krevoke.set_defaults(func=cmd_keys_revoke)
+    from hub import jobcli
+
+    jobcli.add_commands(commands, common)
     return parser
 
 

@@ -134,7 +134,29 @@ def _m4_voice_clips(db: Database) -> None:
     db.execute("UPDATE voices SET reference = x''")
 
 
-def _m5_voice_consent(db: Database) -> None:
+def _m5_jobs(db: Database) -> None:
+    # Long-form jobs (hub.jobs), chunk by chunk with their audio, so a job survives a restart. Id 5, after
+    # voice_clips (4).
+    db.table("jobs").create(
+        {"id": str, "state": str, "spec": str, "chapters": str, "owner": str, "error": str,
+         "total": int, "created_at": float, "started_at": float, "finished_at": float,
+         "webhook_state": str},
+        pk="id",
+        not_null=["id", "state", "spec", "chapters", "total", "created_at"],
+    )  # fmt: skip
+    chunks = db.table("job_chunks")
+    chunks.create(
+        {"job": str, "idx": int, "chapter": int, "text": str, "state": str, "attempts": int,
+         "audio": bytes, "rate": int, "seconds": float, "synth_s": float, "finished_at": float,
+         "error": str},
+        pk=("job", "idx"),
+        not_null=["job", "idx", "chapter", "text", "state", "attempts"],
+        defaults={"state": "pending", "attempts": 0},
+        foreign_keys=[ForeignKey("job_chunks", "job", "jobs", "id", on_delete="CASCADE")],
+    )  # fmt: skip
+
+
+def _m6_voice_consent(db: Database) -> None:
     # Who enrolled each voice, when, and their confirmation that the speaker consented to being cloned (a
     # JSON object); NULL for voices enrolled before consent was recorded.
     db.execute("ALTER TABLE voices ADD COLUMN consent TEXT")
@@ -145,7 +167,8 @@ MIGRATIONS: list[Migration] = [
     Migration(2, "user_voices", _m2_user_voices),
     Migration(3, "api_keys", _m3_api_keys),
     Migration(4, "voice_clips", _m4_voice_clips),
-    Migration(5, "voice_consent", _m5_voice_consent),
+    Migration(5, "jobs", _m5_jobs),
+    Migration(6, "voice_consent", _m6_voice_consent),
 ]
 """The registry, in order. Append new steps; `open` runs those not yet in `_migrations`."""
 
@@ -617,6 +640,14 @@ class VoiceLibrary:
         return problems
 
     # internals: reads
+
+    def write(self, fn: Callable[[Database], T]) -> T:
+        """Run `fn(db)` as one transaction on the writer thread (for hub modules with tables of their own)."""
+        return self._submit(fn)
+
+    def reader(self) -> Database:
+        """This thread's read-only connection."""
+        return self._read()
 
     def _read(self) -> Database:
         db: Database | None = getattr(self._local, "db", None)

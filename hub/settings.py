@@ -254,6 +254,41 @@ class EnrollSettings:
 
 
 @dataclass(frozen=True)
+class JobsSettings:
+    """Long-form jobs (hub.jobs): chunking, joins, retries and webhooks."""
+
+    max_chunk_chars: int = 500
+    max_input_mb: float = 20.0
+    pause_ms: int = 250
+    chapter_pause_ms: int = 1000
+    loudness_lufs: float = -18.0
+    retries: int = 2
+    reserved_workers: int = 1
+    pause_for_listeners: bool = True
+    """Stop (SIGSTOP) a worker in the middle of a job chunk while a listener's sentence is synthesized."""
+    """Workers of an engine that job chunks leave free for listeners (an engine with one worker lends it)."""
+    webhook_secret: str = ""
+    webhook_retries: int = 5
+    webhook_backoff_s: float = 1.0
+    webhook_timeout_s: float = 10.0
+    allowed_hosts: tuple[str, ...] = ()
+    allow_private_webhooks: bool = False
+
+    def validate(self) -> None:
+        for key in ("max_chunk_chars", "max_input_mb", "webhook_backoff_s", "webhook_timeout_s"):
+            _check_positive(f"jobs.{key}", getattr(self, key))
+        for key in ("pause_ms", "chapter_pause_ms", "retries", "reserved_workers", "webhook_retries"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"jobs.{key} must be >= 0, got {getattr(self, key)}")
+        if self.max_chunk_chars < 40:
+            raise ConfigError(f"jobs.max_chunk_chars must be at least 40, got {self.max_chunk_chars}")
+        if self.webhook_secret and not self.webhook_secret.startswith("whsec_"):
+            raise ConfigError(
+                "jobs.webhook_secret must look like whsec_<base64>, as Standard Webhooks secrets do"
+            )
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     http: HttpSettings = HttpSettings()
@@ -264,6 +299,7 @@ class Settings:
     asr: AsrSettings = AsrSettings()
     quality: QualitySettings = QualitySettings()
     enroll: EnrollSettings = EnrollSettings()
+    jobs: JobsSettings = JobsSettings()
     engines: Mapping[str, EngineSettings] = field(default_factory=dict)
     adapters: Mapping[str, AdapterSettings] = field(default_factory=dict)
 
@@ -281,7 +317,7 @@ class Settings:
 
     def validate(self) -> Settings:
         sections: list[Any] = [self.http, self.text, self.cache, self.voices, self.log]
-        sections += [self.asr, self.quality, self.enroll]
+        sections += [self.asr, self.quality, self.enroll, self.jobs]
         sections += [*self.engines.values(), *self.adapters.values()]
         for section in sections:
             section.validate()
@@ -302,6 +338,7 @@ _SECTIONS: dict[str, type] = {
     "asr": AsrSettings,
     "quality": QualitySettings,
     "enroll": EnrollSettings,
+    "jobs": JobsSettings,
 }
 
 

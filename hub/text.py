@@ -18,7 +18,9 @@ Readings a listener will notice (English):
 Splitting: a full stop after a title ("Dr."), "e.g.", an initial ("J. R. R.") or dotted letters ("U.S.") or
 before a lower-case word ends no sentence. A sentence over max_chars is cut at its clause breaks (, ; : —), a
 clause still too long between words; a single word longer than max_chars is sent whole rather than cut.
-A first sentence over FIRST_SENTENCE_CHARS is cut at its last clause break before that, for early audio.
+The first sentence is cut at its first clause break (within FIRST_SENTENCE_CHARS), else, when longer than
+that, after FIRST_WORDS words (never between two number words), so the first audio comes early; later
+sentences stay whole.
 
 The hub normalizes once the voice is known, in the voice's language. English has the rules above, its
 number words from num2words (hub/numbers.py). Every other language num2words knows gets hub/numbers.py's
@@ -37,9 +39,11 @@ from hub import numbers
 from hub.errors import EmptyText, TextTooLong
 
 SENTENCE_MAX_CHARS = 400
-# A first sentence longer than this is cut at its last clause break (, ; : —) before this many characters,
-# so the first audio comes sooner.
-FIRST_SENTENCE_CHARS = 120
+# The first sentence is cut at its first clause break (, ; : —) within this many characters, or after a few
+# words when it is longer than this, so the first audio comes sooner.
+FIRST_SENTENCE_CHARS = 100
+# Without a clause break there, the first sentence is cut after this many words (never inside a number).
+FIRST_WORDS = 6
 
 # --- Language-neutral cleanup ----------------------------------------------------------------------------
 
@@ -428,6 +432,53 @@ _TERMINAL = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s|$)")
 # Words whose full stop does not end a sentence even before a capital ("Dr. Smith").
 _NO_BREAK_AFTER = frozenset({t.lower() for t in _TITLES} | {"vs", "e.g", "i.e", "a.k.a", "approx", "incl"})
 _DOTTED_LETTERS = re.compile(r"(?:[a-z]\.)+[a-z]")  # "U.S."
+# English number words (numbers are spelled out before splitting): a cut between two of them splits a number.
+_NUMBER_WORDS = frozenset(
+    [
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+        "twenty",
+        "thirty",
+        "forty",
+        "fifty",
+        "sixty",
+        "seventy",
+        "eighty",
+        "ninety",
+        "hundred",
+        "thousand",
+        "million",
+        "billion",
+        "trillion",
+        "point",
+        "oh",
+        "and",
+    ]
+)
+# Words that lean on the next one: a pause right after them sounds broken ("the | number").
+_NO_CUT_AFTER = frozenset(
+    ["a", "an", "the", "of", "to", "in", "on", "at", "by", "for", "with", "from", "and", "or", "but", "my",
+     "your", "his", "her", "its", "our", "their", "this", "that", "these", "those", "is", "are", "was", "were",
+     "be"]
+)  # fmt: skip
 _CLAUSE_BREAK = re.compile(r"(?<=[,;:—–])\s+")
 _CLAUSE_END = re.compile(r"[,;:—–](?=\s)")
 
@@ -473,11 +524,37 @@ def _fit(sentence: str, limit: int) -> list[str]:
     return _pack(parts, limit)
 
 
+def _is_number_word(word: str) -> bool:
+    token = word.strip(".,;:!?\"'()").lower()
+    return bool(token) and (
+        token[0].isdigit() or all(part in _NUMBER_WORDS for part in token.split("-") if part)
+    )
+
+
 def _cut_early(sentence: str, limit: int) -> list[str]:
-    cuts = [m.end() for m in _CLAUSE_END.finditer(sentence) if m.end() <= limit]
-    if len(sentence) <= limit or not cuts:
+    """The first sentence in two: at its first clause break ("Sure, | the lights are on."), else, when it is
+    longer than `limit`, after FIRST_WORDS words.
+
+    The listener hears the first clause while the rest is synthesized: the shorter it is, the sooner. A word
+    cut never falls inside a number ("twenty | twenty-four") nor right after a word that leans on the next
+    one ("the | number"); either cut leaves at least two words after it."""
+    for m in _CLAUSE_END.finditer(sentence):
+        if m.end() > limit:
+            break
+        rest = sentence[m.end() :].strip()
+        if len(rest.split()) >= 2:
+            return [sentence[: m.end()], rest]
+    if len(sentence) <= limit:
         return [sentence]
-    return [sentence[: cuts[-1]], sentence[cuts[-1] :].strip()]
+    words = sentence.split(" ")
+    for n in range(FIRST_WORDS, len(words) - 1):
+        head = " ".join(words[:n])
+        if len(head) > limit:
+            break
+        before = words[n - 1].lower()
+        if before not in _NO_CUT_AFTER and not (_is_number_word(before) and _is_number_word(words[n])):
+            return [head, " ".join(words[n:])]
+    return [sentence]
 
 
 def split_sentences(
@@ -498,10 +575,16 @@ def split_sentences(
     return out
 
 
-def prepare(text: str, *, max_chars: int, normalize_text: bool = True, language: str = "en") -> list[str]:
-    """Check one request's text and turn it into the sentences to synthesize, in order."""
+def prepare(
+    text: str, *, max_chars: int, normalize_text: bool = True, language: str = "en", cut_first: bool = True
+) -> list[str]:
+    """Check one request's text and turn it into the sentences to synthesize, in order; `cut_first` cuts the
+    first sentence early (a stream's later pieces keep theirs whole)."""
     check_text(text, max_chars=max_chars)
-    sentences = split_sentences(normalize(text, language) if normalize_text else text)
+    first_chars = FIRST_SENTENCE_CHARS if cut_first else None
+    sentences = split_sentences(
+        normalize(text, language) if normalize_text else text, first_chars=first_chars
+    )
     if not sentences:
         raise EmptyText(
             "input is empty once emoji and symbols are removed: send the text to speak in `input`",

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 import time
 import uuid
@@ -34,13 +35,35 @@ from engines.core.protocol import (
     async_read_message,
 )
 from hub.errors import ConfigError, EngineUnavailable, VoxhubError
-from hub.scheduler import Job, Scheduler
+from hub.scheduler import Job, Priority, Scheduler
 from hub.settings import EngineSettings
 
 log = logging.getLogger("voxhub.workers")
 
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 STREAM_LIMIT = 64 << 20
+
+
+def _prctl() -> Any:
+    """libc's prctl on Linux (bound now, in the parent: the child between fork and exec must not load it)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _prctl()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the daemon dies, even by kill -9. A worker normally exits at
+    the end of its stdin, but one paused (SIGSTOP) for a listener would never read it."""
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 class WorkerDied(Exception):
@@ -104,9 +127,10 @@ class WorkerProcess:
         self.proc = await asyncio.create_subprocess_exec(
             python, "-m", "engines.worker",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env, limit=STREAM_LIMIT,
+            preexec_fn=_die_with_parent,
         )  # fmt: skip
         self.pid = self.proc.pid
-        await self._send(Start(self.settings.name, dict(self.settings.options)))
+        await self._send(Start(self.settings.name, self.config()))
         try:
             event = await asyncio.wait_for(self._read(), self.settings.start_timeout_s)
         except TimeoutError:
@@ -131,6 +155,14 @@ class WorkerProcess:
         self.python = event.python or python
         self.modules = list(event.modules)
         return self.info
+
+    def config(self) -> dict[str, Any]:
+        """The engine's options, with a threads hint when several workers share the cores."""
+        config = dict(self.settings.options)
+        if self.settings.workers > 1 and "threads" not in config:
+            # N workers each using every core would fight over them: each gets its share instead.
+            config["threads"] = max(1, (os.cpu_count() or 1) // self.settings.workers)
+        return config
 
     async def run(self, job: Job) -> None:
         """Send `job` and stream its events into `job.results` until it ends."""
@@ -162,9 +194,17 @@ class WorkerProcess:
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await self._send(Cancel(job.id))
 
+    def pause(self, paused: bool) -> None:
+        """Stop (SIGSTOP) or continue (SIGCONT) the process: a job's chunk waits while a listener is served."""
+        if self.pid is None or not self.alive or not hasattr(signal, "SIGSTOP"):
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGSTOP if paused else signal.SIGCONT)
+
     async def stop(self, timeout: float = 5.0) -> None:
         if not self.alive:
             return
+        self.pause(False)  # a stopped process would never read "shutdown"
         with contextlib.suppress(ConnectionError, RuntimeError):
             await self._send(Shutdown())
         assert self.proc is not None
@@ -203,6 +243,7 @@ class EnginePool:
         self.settings = settings
         self.name = settings.name
         self.scheduler = Scheduler()
+        """Background (job) chunks may use all workers but `reserved_workers` (set by the hub; at least one)."""
         self.workers: list[WorkerProcess | None] = [None] * settings.workers
         self.info: EngineInfo | None = None
         self.state = "stopped"
@@ -213,6 +254,26 @@ class EnginePool:
         self.data_dir: Path | None = None
         """The daemon's data dir, passed to workers as VOXHUB_DATA_DIR."""
         self._loops: list[asyncio.Task[None]] = []
+        self.pause_background = False
+        """Stop workers running job chunks while a listener's sentence is synthesized (set by the hub)."""
+        self._paused: set[WorkerProcess] = set()
+
+    def _hold_background(self) -> None:
+        """A listener's sentence starts: workers in the middle of a job chunk give it every core."""
+        if not self.pause_background:
+            return
+        for worker in self.workers:
+            job = worker.job if worker is not None else None
+            if worker is not None and job is not None and job.priority == Priority.BACKGROUND:
+                worker.pause(True)
+                self._paused.add(worker)
+
+    def _release_background(self) -> None:
+        if self.scheduler.foreground_running:
+            return
+        for worker in self._paused:
+            worker.pause(False)
+        self._paused.clear()
 
     async def start(self) -> None:
         """Start the first worker (to learn the engine's voices) and the scheduling loops."""
@@ -228,6 +289,9 @@ class EnginePool:
         ]
 
     async def close(self) -> None:
+        for worker in self._paused:
+            worker.pause(False)
+        self._paused.clear()
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
@@ -347,10 +411,13 @@ class EnginePool:
                 continue
             if job.cancelled:
                 job.results.put_nowait(asyncio.CancelledError())
+                await self.scheduler.finished(job)
                 continue
             if worker is not None and worker.gone:  # died while idle, just before this job came
                 await self._replace_idle(slot, worker)
                 worker = self.workers[slot]
+            if job.priority != Priority.BACKGROUND:
+                self._hold_background()
             try:
                 if worker is None or not worker.alive:
                     worker = self.workers[slot] = await self._spawn()
@@ -383,3 +450,5 @@ class EnginePool:
                     self.state, self.last_error = "failed", err.message
             finally:
                 job.finished = True
+                await self.scheduler.finished(job)
+                self._release_background()

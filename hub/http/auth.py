@@ -23,8 +23,10 @@ from hub.keys import KeyStore
 from hub.settings import HttpSettings
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-SPEAK_ROUTES = frozenset({("POST", "/v1/audio/speech"), ("POST", "/v1/quality")})
-"""Non-read routes a `speak` key may call: they synthesize or analyse and store nothing."""
+SPEAK_ROUTES = frozenset({("POST", "/v1/audio/speech"), ("POST", "/v1/quality"), ("POST", "/v1/jobs"),
+                          ("DELETE", "/v1/jobs/{job_id}")})  # fmt: skip
+"""Non-read routes a `speak` key may call: they synthesize or analyse and store no voice. A job's DELETE
+checks further that a `speak` key is the one that created the job (hub.http.jobs)."""
 _WINDOW_S = 60.0
 _MAX_CLIENTS = 10_000
 

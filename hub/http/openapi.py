@@ -28,7 +28,7 @@ _REASONS = {
     403: "Refused: a key of too narrow a scope (speak where admin is needed), or a browser's cross-site / "
     "DNS-rebinding request (see http.allowed_hosts, http.allowed_origins)",
     404: "Unknown voice (the message lists close matches)",
-    409: "A voice of that name exists",
+    409: "A voice of that name exists, or the job is not done yet",
     413: "Input or upload too large",
     415: "Wrong Content-Type",
     422: "The clip was rejected by the quality check (the error carries the report)",
@@ -170,6 +170,28 @@ def openapi_spec(engine_options: EngineOptions = ()) -> dict[str, Any]:
                 }},
                 "responses": {"200": ok_json, **_errors(400, 401, 404, 413, 503)},
             }},
+            "/v1/jobs": {
+                "post": {
+                    "summary": "Start a long-form job (text, Markdown or base64 EPUB in `input`, or `items`); 202 with the job",
+                    "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
+                        "input": {"type": "string"}, "input_format": {"type": "string", "enum": ["text", "markdown", "epub"]},
+                        "items": {"type": "array"}, "voice": {"type": "string"}, "format": {"type": "string",
+                        "enum": ["m4b", "m4a", "zip", *FORMATS]}, "speed": {"type": "number"}, "options": {"type": "object"},
+                        "webhook": {}}}}}},
+                    "responses": {"202": ok_json, **_errors(400, 401, 403, 404, 413, 415)},
+                },
+                "get": {"summary": "Jobs, newest first", "responses": {"200": ok_json, **_errors(401)}},
+            },
+            "/v1/jobs/{job_id}": {
+                "get": {"summary": "A job: state, chunks done/total, audio seconds, ETA, error, chapters",
+                        "responses": {"200": ok_json, **_errors(401, 404)}},
+                "delete": {"summary": "Cancel a job (admin key, or the key that created it)",
+                           "responses": {"200": ok_json, **_errors(401, 403, 404)}},
+            },
+            "/v1/jobs/{job_id}/events": {"get": {"summary": "Progress as server-sent events: progress..., then done/failed/cancelled",
+                                                 "responses": {"200": {"description": "text/event-stream"}, **_errors(401, 404)}}},
+            "/v1/jobs/{job_id}/audio": {"get": {"summary": "A finished job's audio: m4b with chapter marks, zip of a WAV per chapter, or one file (`?format=` another)",
+                                                "responses": {"200": {"description": "audio or zip"}, **_errors(401, 404, 409)}}},
             "/health": {"get": {"summary": "Per-engine worker state, cache size", "security": [], "responses": {"200": ok_json, **_errors(503)}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text/plain"}}}},
             "/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": ok_json}}},

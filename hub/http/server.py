@@ -23,7 +23,7 @@ from hub.errors import (
     VoxhubError,
     WrongContentType,
 )
-from hub.http import ui, uploads
+from hub.http import jobs, ui, uploads
 from hub.http.auth import auth_middleware
 from hub.http.errors import error_middleware, http_error
 from hub.http.guard import browser_guard
@@ -79,6 +79,7 @@ def create_app(hub: Hub) -> web.Application:
         ui.mount(app)
     else:
         app.router.add_get("/", index)
+    jobs.add_routes(app, HUB_KEY)
     for route in hub.http_routes:  # mounted by adapters (e.g. Slack's /slack/events)
         app.router.add_route(route.method, route.path, route.handler)
     return app

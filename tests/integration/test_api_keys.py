@@ -42,11 +42,16 @@ def routes() -> list[tuple[str, str]]:
     app = create_app(hub)  # type: ignore[arg-type]
     found = {(r.method, r.resource.canonical) for r in app.router.routes() if r.resource is not None}
     assert {("POST", "/v1/voices"), ("DELETE", "/v1/voices/{name}"), ("POST", "/v1/audio/speech")} <= found
+    assert {
+        ("POST", "/v1/jobs"),
+        ("DELETE", "/v1/jobs/{job_id}"),
+        ("GET", "/v1/jobs/{job_id}/audio"),
+    } <= found
     return sorted(found)
 
 
 def call(daemon: Daemon, method: str, template: str, key: str | None) -> int:
-    path = template.replace("{name}", "nobody").replace("{clip_id}", "nope")
+    path = template.replace("{name}", "nobody").replace("{clip_id}", "nope").replace("{job_id}", "job_nope")
     headers = {"Content-Type": "application/json"}
     if key is not None:
         headers["Authorization"] = f"Bearer {key}"

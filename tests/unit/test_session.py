@@ -56,7 +56,10 @@ def test_fed_word_by_word_the_sentences_match_the_whole_texts() -> None:
             pieces.append(buffer[:cut])
             buffer = buffer[cut:]
     pieces.append(buffer)
-    assert [s for p in pieces for s in split_sentences(p)] == split_sentences(text)
+    # boundaries only (the early cut applies to a stream's very first sentence, see Hub.synthesize)
+    assert [s for p in pieces for s in split_sentences(p, first_chars=None)] == split_sentences(
+        text, first_chars=None
+    )
 
 
 @dataclass
@@ -153,4 +156,7 @@ def test_the_scanner_fed_in_pieces_keeps_the_sentences_of_the_whole_text() -> No
                 pieces.append(done)
         pieces.append(scanner.text)
         assert "".join(pieces) == text
-        assert [s for p in pieces for s in split_sentences(p)] == split_sentences(text), step
+        # boundaries only (the early cut applies to a stream's very first sentence, see Hub.synthesize)
+    assert [s for p in pieces for s in split_sentences(p, first_chars=None)] == split_sentences(
+        text, first_chars=None
+    ), step

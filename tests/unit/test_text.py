@@ -296,7 +296,8 @@ def test_english_variants(language: str) -> None:
     ],
 )
 def test_split_sentences(text: str, expected: list[str]) -> None:
-    assert split_sentences(text) == expected
+    # sentence boundaries only: the early cut of the first sentence has tests of its own
+    assert split_sentences(text, first_chars=None) == expected
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\n", "... !!! ?", "—"])
@@ -349,18 +350,46 @@ def test_long_first_sentence_is_cut_early() -> None:
         "continues further than you would like it to, really. Second sentence."
     )
     assert split_sentences(text, first_chars=90) == [
-        "The first part of a long opening sentence, which goes on and on for a good while,",
-        "and still continues further than you would like it to, really.",
+        "The first part of a long opening sentence,",
+        "which goes on and on for a good while, and still continues further than you would like it to, really.",
         "Second sentence.",
     ]
+    # short ones too: the first clause is what a voice assistant's listener waits for
+    assert split_sentences("Sure, the lights are on. Anything else?") == [
+        "Sure,",
+        "the lights are on.",
+        "Anything else?",
+    ]
+    assert split_sentences("Okay, done.") == ["Okay, done."]  # one word after the break: not worth a cut
     # only the first one: later sentences stay whole
     assert split_sentences("Hi. " + text, first_chars=90)[1] == text.removesuffix(" Second sentence.")
     assert split_sentences(text, first_chars=None)[0] == text.removesuffix(" Second sentence.")
 
 
-def test_first_sentence_without_clause_break_stays_whole() -> None:
+def test_first_sentence_without_clause_break_is_cut_after_a_few_words_never_inside_a_number() -> None:
     text = "word " * 40 + "end."
-    assert split_sentences(text, first_chars=50) == [text.strip()]
+    assert split_sentences(text, first_chars=50) == ["word " * 5 + "word", "word " * 34 + "end."]
+    spoken = prepare("We counted exactly 1234567 visitors at the harbor museum over the years without a "
+                     "single break in the count at all.", max_chars=4096)  # fmt: skip
+    # six words would end inside the number: the cut waits until the number is whole
+    assert (
+        spoken[0]
+        == "We counted exactly one million two hundred thirty-four thousand five hundred sixty-seven"
+    )
+    assert prepare("In 2024 the harbor museum counted more visitors than in all the years before it put "
+                   "together.", max_chars=4096)[0] == "In twenty twenty-four the harbor museum"  # fmt: skip
+    # never right after a word leaning on the next one ("and | the", "the | bird")
+    assert prepare("The cat and the dog and the bird sat in the garden of the big old house by the river "
+                   "all day long until the evening.", max_chars=4096)[0] == "The cat and the dog and the bird"  # fmt: skip
+    later = "Then " + text
+    assert prepare("Short first sentence here. " + later, max_chars=4096)[1:] == [later]  # later ones: whole
+    assert split_sentences("too " * 30 + "long.", first_chars=30) == [
+        "too too too too too too",
+        "too " * 24 + "long.",
+    ]
+    assert split_sentences("too " * 30 + "long.", first_chars=20) == [
+        "too " * 30 + "long."
+    ]  # 6 words do not fit
 
 
 def test_split_rejects_a_useless_limit() -> None:
