@@ -32,6 +32,10 @@ from engines.core.options import Option, parse_config
 RATE = 16000
 SECONDS_PER_CHAR = 0.02
 PRESETS = ("fake-low", "fake-high")
+CONFIG = (
+    Option("delay_s", "float", 0.0, "seconds of simulated work per sentence", min=0),
+    Option("threads", "int", 0, "the pool's share of the cores (a tone needs none)", min=0),
+)
 
 
 class FakeEngine(Engine):
@@ -43,9 +47,7 @@ class FakeEngine(Engine):
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
-        self.delay_s = float(
-            parse_config((Option("delay_s", "float", 0.0, min=0),), config, "engines.fake")["delay_s"]
-        )
+        self.delay_s = float(parse_config(CONFIG, config, "engines.fake")["delay_s"])
 
     def info(self) -> EngineInfo:
         voices = tuple(
