@@ -25,7 +25,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engines.base import SynthesisRequest
+from engines.core.interface import SynthesisRequest
 from engines.piper.engine import PiperEngine
 from hub.audio import resample
 from hub.enroll import Toolkit, analyze

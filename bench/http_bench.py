@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from engines.base import SynthesisRequest  # noqa: E402
+from engines.core.interface import SynthesisRequest  # noqa: E402
 from engines.piper import PiperEngine  # noqa: E402
 from hub.text import prepare  # noqa: E402
 from tests.conftest import start_daemon  # noqa: E402

@@ -22,7 +22,7 @@ import onnx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engines.base import SynthesisRequest, VoiceReference
+from engines.core.interface import SynthesisRequest, VoiceReference
 from engines.zipvoice.engine import ZipVoiceEngine
 from tests.engines.test_zipvoice_dsp import speechlike
 from tests.zipvoice_graphs import (

@@ -1,18 +1,33 @@
 """TTS engines. Each engine runs inside a worker process owned by the hub.
 
 Engines are named here and imported only when chosen in config, so a CPU install never imports a
-GPU runtime and the hub process never imports an engine's heavy stack at all.
+GPU runtime and the hub process never imports an engine's heavy stack at all. An engine imports only
+`engines.core` and its own dependencies, so its worker can run in a venv of its own without the hub.
 """
+
+from __future__ import annotations
+
+import importlib
 
 ENGINES: dict[str, str] = {
     "piper": "engines.piper.engine:PiperEngine",
     "fake": "engines.fake:FakeEngine",
     "zipvoice": "engines.zipvoice.engine:ZipVoiceEngine",
+    "pocket": "engines.pocket.engine:PocketEngine",
 }
+
+MODEL_SOURCES: dict[str, str] = {
+    "zipvoice": "engines.zipvoice.models",
+    "pocket-tts": "engines.pocket.models",
+}
+"""`voxhub models pull NAME` for engine models: the module that fetches them (imports no engine runtime)."""
 
 
 def load_engine_class(name: str) -> type:
-    """Import the engine class registered under `name` (lazily)."""
-    from hub.registry import load
-
-    return load(ENGINES, name, "engine")
+    """Import the engine class registered under `name` (lazily); KeyError lists the known engines."""
+    try:
+        target = ENGINES[name]
+    except KeyError:
+        raise KeyError(f"unknown engine {name!r}; known engines: {', '.join(sorted(ENGINES))}") from None
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)

@@ -1,8 +1,9 @@
 """The worker process that hosts one engine: `python -m engines.worker`.
 
-It speaks framed events (engines.protocol) on the stdin/stdout it was started with. Anything an engine
-or a library prints is sent to stderr instead, so stray output can never corrupt the protocol stream.
-A reader thread takes events as they come, so a `cancel` reaches a running synthesis between chunks.
+It speaks the typed protocol (engines.core.protocol) on the stdin/stdout it was started with. Anything an
+engine or a library prints is sent to stderr instead, so stray output can never corrupt the protocol stream.
+A reader thread takes messages as they come, so a `cancel` reaches a running synthesis within one chunk.
+It imports only engines.core and the engine: it runs under another interpreter without the hub.
 """
 
 from __future__ import annotations
@@ -14,21 +15,34 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from engines import load_engine_class
-from engines.base import Engine, SynthesisRequest, VoiceReference
-from engines.protocol import Event, read_event, write_event
+from engines.core.errors import ConfigError, EngineUnavailable, InvalidRequest, VoxhubError
+from engines.core.interface import Engine, Stop, SynthesisRequest, VoiceReference
+from engines.core.protocol import (
+    PROTOCOL_VERSION,
+    Audio,
+    Cancel,
+    Done,
+    Error,
+    Message,
+    Prepare,
+    Prepared,
+    PromptMemo,
+    Ready,
+    Shutdown,
+    Start,
+    Synthesize,
+    read_message,
+    write_message,
+)
 
 log = logging.getLogger("voxhub.worker")
 
 
-class EngineRequestError(Exception):
-    """Raised by engines for a bad request; the worker stays up."""
-
-
 def _protocol_streams() -> tuple[BinaryIO, BinaryIO]:
-    # Keep a private copy of the real stdout for events, then point fd 1 at stderr.
+    # Keep a private copy of the real stdout for messages, then point fd 1 at stderr.
     out = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -41,50 +55,58 @@ class Worker:
     def __init__(self, events_in: BinaryIO, events_out: BinaryIO) -> None:
         self.events_in = events_in
         self.events_out = events_out
-        self.jobs: queue.Queue[Event | None] = queue.Queue()
-        self.cancelled: set[str] = set()
+        self.jobs: queue.Queue[Message | None] = queue.Queue()
+        self.stops: dict[str, Stop] = {}
+        self.lock = threading.Lock()
         self.engine: Engine | None = None
+        self.prompts = PromptMemo()
 
-    def send(self, event: Event) -> None:
-        write_event(self.events_out, event)
+    def send(self, message: Message) -> None:
+        write_message(self.events_out, message)
+
+    def stop_for(self, job_id: str) -> Stop:
+        with self.lock:
+            return self.stops.setdefault(job_id, Stop())
 
     def read_loop(self) -> None:
         while True:
-            event = read_event(self.events_in)
-            if event is None or event.type == "shutdown":
+            message = read_message(self.events_in)
+            if message is None or isinstance(message, Shutdown):
                 self.jobs.put(None)
                 return
-            if event.type == "cancel":
-                self.cancelled.add(str(event.data.get("id")))
+            if isinstance(message, Cancel):
+                self.stop_for(message.id).set()
             else:
-                self.jobs.put(event)
+                self.jobs.put(message)
 
     def run(self) -> int:
-        first = read_event(self.events_in)
-        if first is None or first.type != "start":
+        first = read_message(self.events_in)
+        if not isinstance(first, Start):
+            return 2
+        if first.protocol != PROTOCOL_VERSION:
+            self.send(Error(f"the hub speaks worker protocol {first.protocol}, this worker {PROTOCOL_VERSION}: "
+                            "run the worker from the same voxhub version as the daemon", code="protocol_mismatch",
+                            status=503, type="server_error", restart=True))  # fmt: skip
             return 2
         try:
-            engine_cls = load_engine_class(first.data["engine"])
-            self.engine = engine_cls(first.data.get("config") or {})
+            engine_cls = load_engine_class(first.engine)
+            self.engine = engine_cls(first.config)
             info = self.engine.info()
         except Exception as exc:
+            code = "config_error" if isinstance(exc, ConfigError) else "start_failed"
             self.send(
-                Event(
-                    "error",
-                    {
-                        "code": _start_error_code(exc),
-                        "message": f"{type(exc).__name__}: {exc}",
-                        "fatal": True,
-                    },
+                Error(
+                    f"{type(exc).__name__}: {exc}", code=code, status=503, type="server_error", restart=True
                 )
             )
             traceback.print_exc()
             return 1
-        self.send(Event("ready", {"info": info.to_dict(), "pid": os.getpid(), "python": sys.executable}))
+        modules = sorted({name.split(".")[0] for name in list(sys.modules)})
+        self.send(Ready(info.to_dict(), os.getpid(), sys.executable, PROTOCOL_VERSION, modules))
         threading.Thread(target=self.read_loop, name="events-in", daemon=True).start()
         self.warm_up()
-        while (event := self.jobs.get()) is not None:
-            self.handle(event)
+        while (message := self.jobs.get()) is not None:
+            self.handle(message)
         if self.engine is not None:
             self.engine.close()
         return 0
@@ -100,53 +122,48 @@ class Worker:
             return
         log.info("%s warmed up in %.2f s", type(self.engine).__name__, time.perf_counter() - started)
 
-    def handle(self, event: Event) -> None:
-        job_id = str(event.data.get("id"))
+    def handle(self, message: Message) -> None:
+        job_id = str(getattr(message, "id", ""))
         try:
-            if event.type == "synthesize":
-                self.synthesize(job_id, event)
-            elif event.type == "prepare":
-                self.prepare(job_id, event)
+            if isinstance(message, Synthesize):
+                self.synthesize(message)
+            elif isinstance(message, Prepare):
+                self.prepare(message)
             else:
-                raise EngineRequestError(f"unknown event type {event.type!r}")
+                raise InvalidRequest(f"a worker cannot handle a {message.TYPE!r} message")
         except Exception as exc:
-            from hub.errors import VoxhubError
-
-            code = exc.code if isinstance(exc, VoxhubError) else "engine_error"
             log.debug("request %s failed", job_id, exc_info=True)
-            if not isinstance(exc, (VoxhubError, EngineRequestError, ValueError, KeyError)):
+            if not isinstance(exc, VoxhubError):
                 traceback.print_exc()
-            self.send(Event("error", {"id": job_id, "code": code, "message": str(exc), "fatal": False}))
+            self.send(Error.of(exc, job_id))
         finally:
-            self.cancelled.discard(job_id)
+            with self.lock:
+                self.stops.pop(job_id, None)
 
-    def synthesize(self, job_id: str, event: Event) -> None:
+    def synthesize(self, message: Synthesize) -> None:
         assert self.engine is not None
-        request = SynthesisRequest(**event.data["request"], prompt=event.payload or None)
-        for chunk in self.engine.synthesize(request, lambda: job_id in self.cancelled):
-            if job_id in self.cancelled:
+        prompt = (
+            self.prompts.use(message.prompt_key, message.payload) if message.prompt_key else message.payload
+        )
+        if prompt is None:  # the hub mirrors this memo, so this means a bug: the hub must resend it
+            raise EngineUnavailable("the worker lost the voice's prompt; retry the request", restart=True)
+        request = SynthesisRequest(
+            text=message.text, voice=message.voice, speed=message.speed, speaker=message.speaker,
+            prompt=prompt or None, language=message.language, options=message.options,
+            reference=message.reference,
+        )  # fmt: skip
+        stop = self.stop_for(message.id)
+        for chunk in self.engine.synthesize(request, stop):
+            if stop.is_set():
                 break
-            header: dict[str, Any] = {
-                "id": job_id,
-                "rate": chunk.rate,
-                "width": chunk.width,
-                "channels": chunk.channels,
-            }
-            self.send(Event("audio", header, chunk.audio))
-        self.send(Event("done", {"id": job_id, "cancelled": job_id in self.cancelled}))
+            self.send(Audio(message.id, chunk.rate, chunk.width, chunk.channels, payload=chunk.audio))
+        self.send(Done(message.id, cancelled=stop.is_set()))
 
-    def prepare(self, job_id: str, event: Event) -> None:
+    def prepare(self, message: Prepare) -> None:
         assert self.engine is not None
-        reference = VoiceReference(**event.data["reference"], audio=event.payload)
-        prompt = self.engine.prepare_voice(reference)
-        self.send(Event("prepared", {"id": job_id}, prompt))
-
-
-def _start_error_code(exc: Exception) -> str:
-    from hub.errors import ConfigError
-
-    # A bad [engines.NAME] option stops the daemon's start-up; anything else is a broken engine.
-    return "config_error" if isinstance(exc, ConfigError) else "start_failed"
+        ref = message.reference
+        reference = VoiceReference(ref.name, message.payload, ref.rate, ref.transcript, ref.language)
+        self.send(Prepared(message.id, payload=self.engine.prepare_voice(reference)))
 
 
 def main() -> int:

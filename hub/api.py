@@ -20,13 +20,16 @@ import json
 import logging
 import shutil
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from engines.base import AudioChunk, EngineInfo, VoiceInfo
+from engines.core.interface import AudioChunk, EngineInfo, VoiceInfo
+from engines.core.options import parse_options
+from engines.core.protocol import Audio, Done, Prepared
 from hub import __version__
 from hub import text as textproc
 from hub.analysis import AnalysisPool, analyze_clip
@@ -34,6 +37,7 @@ from hub.clips import ClipStore
 from hub.enroll import rejection
 from hub.errors import (
     ConfigError,
+    ConsentRequired,
     EngineUnavailable,
     InvalidRequest,
     StorageError,
@@ -60,6 +64,7 @@ __all__ = [
     "VERSION",
     "AudioChunk",
     "ConfigError",
+    "Consent",
     "HttpRoute",
     "Hub",
     "Priority",
@@ -83,6 +88,7 @@ MIN_SPEED, MAX_SPEED = 0.25, 4.0
 MIN_FREE_BYTES = 1 << 20
 """Less free space than this in the data directory makes /health say "degraded"."""
 REFERENCE_RATE = 24000
+PROMPT_MEMO_SIZE = 8
 
 
 @dataclass(frozen=True)
@@ -101,8 +107,32 @@ class SpeechRequest:
     first_index: int = 0
     """Position of this text's first sentence in a longer stream (see `Hub.open_session`): later sentences of
     a stream queue behind other clients' first ones."""
+    language: str = ""
+    """The language to speak; empty = the voice's own (a cloned voice's enrolled language)."""
     cache: bool = True
     """False: neither read nor fill the synthesis cache (long-form jobs, whose sentences rarely repeat)."""
+
+
+CONSENT_STATEMENT = "the enroller confirms that the speaker in the clip consented to their voice being cloned"
+CONSENT_HOW = ("`voxhub voices add NAME CLIP --consent` on the command line, `\"consent\": true` in HTTP (JSON, or "
+               "`consent=true` as a multipart field) and in MQTT enroll payloads, `enroll NAME consent` in Slack, "
+               "`consent: True` in Discord's `/voice enroll`, the consent box in the web UI")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Consent:
+    """An enroller's confirmation that the speaker consented to being cloned, and who gave it where."""
+
+    surface: str
+    """Where the voice was enrolled: cli, http, mqtt, slack, discord, ui, ..."""
+    user: str = ""
+    """Who enrolled it there, where known (a chat user id, an API key's name)."""
+    statement: str = CONSENT_STATEMENT
+
+    def record(self) -> dict[str, Any]:
+        """As the library keeps it with the voice."""
+        return {"confirmed": True, "statement": self.statement, "surface": self.surface,
+                "user": self.user or None, "at": time.time()}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -167,6 +197,8 @@ class Hub:
         """API keys (config and `voxhub keys create`), checked by the HTTP API."""
         self.analysis = AnalysisPool(settings)
         """Enroll/check analysis (and its models) runs in worker processes here, bounded; never in the daemon."""
+        self._prompt_memo: OrderedDict[tuple[Any, ...], tuple[bytes, str]] = OrderedDict()
+        """Recently used prompts (megabytes for torch engines), so a sentence does not read them from SQLite."""
         from hub.jobs import JobRunner
 
         self.jobs = JobRunner(self)
@@ -265,7 +297,7 @@ class Hub:
             request.text,
             max_chars=self.settings.text.max_chars,
             normalize_text=self.settings.text.normalize,
-            language=voice_language(voice),
+            language=request.language or voice_language(voice),
             # only what a listener waits for first is cut early: a stream's later pieces and job chunks stay whole
             cut_first=request.first_index == 0 and request.priority != Priority.BACKGROUND,
         )
@@ -273,16 +305,27 @@ class Hub:
         pool = self.pools[engine]
         if pool.info is None:
             raise EngineUnavailable(f"the {engine} engine is not running ({pool.last_error}); retry later")
-        prompt = b""
+        options = self._engine_options(pool.info, request)
+        language = (
+            request.language
+            or (record.language if record is not None else "")
+            or next(iter(voice.languages), "")
+        )
+        request = dataclasses.replace(request, options=options, language=language)
+        prompt, prompt_key = b"", ""
         if voice.kind == "cloned":
-            prompt = await self._prompt(pool, voice.name)
+            prompt, prompt_key = await self._prompt(pool, voice.name, record)
         # A cloned voice's audio changes when it is re-enrolled: its timestamp is part of the cache key.
         stamp = str(record.updated_at) if record is not None else ""
         keys = [self._cache_key(pool.info, voice, stamp, request, sentence) for sentence in sentences]
         cached: list[AudioChunk | None] = [None] * len(keys)
         if request.cache:
             cached = await asyncio.to_thread(self._cache_lookup, keys)
-        chunks = self._stream(pool, request, voice, prompt, sentences, keys, cached)
+        reference = None
+        if record is not None:
+            reference = {"name": record.name, "rate": record.reference_rate, "transcript": record.transcript,
+                         "language": record.language}  # fmt: skip
+        chunks = self._stream(pool, request, voice, (prompt, prompt_key), sentences, keys, cached, reference)
         return SpeechStream(voice, engine, sentences, chunks, sum(1 for c in cached if c is not None))
 
     def _pick_engine(self, wanted: str | None, voice: VoiceInfo) -> str:
@@ -308,11 +351,22 @@ class Hub:
             param="voice",
         )
 
+    @staticmethod
+    def _engine_options(info: EngineInfo, request: SpeechRequest) -> dict[str, Any]:
+        """`options` checked against the engine's schema (InvalidOption, 400, names the option and the fix)."""
+        values = dict(request.options)
+        if request.speaker is not None and any(o.name == "speaker" for o in info.options):
+            values.setdefault("speaker", request.speaker)  # the top-level field is the speaker option's alias
+        return parse_options(info.options, values, info.name)
+
     def _cache_key(
         self, info: EngineInfo, voice: VoiceInfo, stamp: str, req: SpeechRequest, sentence: str
     ) -> str:
-        material = [info.name, info.version, voice.name, stamp, req.speaker, round(req.speed, 3),
-                    sorted(req.options.items()), sentence]  # fmt: skip
+        # Only options that can change this engine's audio count: ignored ones must not split the cache.
+        audible = {o.name for o in info.options if o.audio}
+        options = sorted((k, v) for k, v in req.options.items() if k in audible)
+        material = [info.name, info.version, voice.name, stamp, req.speaker, round(req.speed, 3), options,
+                    req.language, sentence]  # fmt: skip
         return hashlib.sha256(json.dumps(material, default=str).encode()).hexdigest()
 
     def _cache_lookup(self, keys: list[str]) -> list[AudioChunk | None]:
@@ -329,17 +383,22 @@ class Hub:
         pool: EnginePool,
         request: SpeechRequest,
         voice: VoiceInfo,
-        prompt: bytes,
+        prompted: tuple[bytes, str],
         sentences: list[str],
         keys: list[str],
         cached: list[AudioChunk | None],
+        reference: dict[str, Any] | None = None,
     ) -> AsyncIterator[AudioChunk]:
+        """The sentences' audio in order: cached ones from the library, the rest from the pool's workers.
+        `prompted` is a cloned voice's (prompt, key): workers get the bytes once, then the key alone."""
+        prompt, prompt_key = prompted
         started = time.perf_counter()
         jobs: dict[int, Job] = {}
         for index, sentence in enumerate(sentences):
             if cached[index] is None:
-                data = {"request": {"text": sentence, "voice": voice.name, "speed": request.speed,
-                                    "speaker": request.speaker, "options": dict(request.options)}}  # fmt: skip
+                data = {"text": sentence, "voice": voice.name, "speed": request.speed, "speaker": request.speaker,
+                        "language": request.language, "options": dict(request.options), "reference": reference,
+                        "prompt_key": prompt_key}  # fmt: skip
                 jobs[index] = Job("synthesize", data, prompt, request.priority, request.first_index + index)
         shared_arrival = min((job.stream_arrival for job in jobs.values()), default=0)
         for job in jobs.values():
@@ -409,13 +468,28 @@ class Hub:
             log.warning("%s (synthesis goes on without the cache)", exc.message)
         self.storage_error = exc.message
 
-    async def _prompt(self, pool: EnginePool, voice: str) -> bytes:
-        """The engine's prompt for a cloned voice: from the library, or prepared once and stored."""
+    async def _prompt(self, pool: EnginePool, voice: str, current: VoiceRecord | None) -> tuple[bytes, str]:
+        """The engine's prompt for a cloned voice and its key: from memory, the library, or prepared once."""
         assert pool.info is not None
         info = pool.info
+        # Keyed by the voice's timestamp too: a re-enrolled voice never gets its old prompt.
+        memo_key = (voice, info.name, info.version, current.updated_at if current else None)
+        if memo_key in self._prompt_memo:
+            self._prompt_memo.move_to_end(memo_key)
+            return self._prompt_memo[memo_key]
         prompt = await asyncio.to_thread(self.library.get_prompt, voice, info.name, info.version)
-        if prompt is not None:
-            return prompt
+        if prompt is None:
+            prompt = await self._prepare(pool, voice)
+        found = (prompt, hashlib.sha256(prompt).hexdigest()[:32])
+        self._prompt_memo[memo_key] = found
+        while len(self._prompt_memo) > PROMPT_MEMO_SIZE:
+            self._prompt_memo.popitem(last=False)
+        return found
+
+    async def _prepare(self, pool: EnginePool, voice: str) -> bytes:
+        """Have the engine prepare a cloned voice's prompt and store it in the library."""
+        assert pool.info is not None
+        info = pool.info
         record = await asyncio.to_thread(self.library.get_voice, voice)
         if record is None:
             raise VoiceNotFound(f"voice {voice!r} was removed", param="voice")
@@ -426,6 +500,8 @@ class Hub:
         item = await job.results.get()
         if isinstance(item, BaseException):
             raise item
+        if not isinstance(item, Prepared):
+            raise EngineUnavailable(f"the {info.name} worker answered a prepare with {item.TYPE!r}; retry")
         try:
             await asyncio.to_thread(self.library.put_prompt, voice, info.name, info.version, item.payload)
         except StorageError as exc:  # prepared again next time
@@ -448,13 +524,23 @@ class Hub:
         language: str = "",
         engine: str | None = None,
         replace: bool = False,
+        consent: Consent | None = None,
     ) -> VoiceInfo:
         """Check a reference clip (any common container) and store it as a cloned voice.
+
+        `consent` is the enroller's confirmation that the speaker consented; without it nothing is stored
+        (ConsentRequired, 400, says why and how each surface gives it). It is kept with the voice.
 
         The clip is trimmed to its best 3-12 s of speech, transcribed when no transcript is given, and
         judged; a rejected clip raises ClipRejected (its report in `extra["quality"]`) and stores nothing.
         """
         validate_voice_name(name)
+        if consent is None:
+            raise ConsentRequired(
+                f"voice {name!r} was not enrolled: cloning a voice needs its owner's permission, so confirm that the "
+                f"speaker in the clip consented to it — {CONSENT_HOW}",
+                param="consent",
+            )
         if name in self._presets() or name in self.settings.voices.aliases:
             raise VoiceExists(
                 f"{name!r} is the name of a preset voice or alias: choose another name", param="name"
@@ -467,7 +553,7 @@ class Hub:
         if not replace and any(r.name == name for r in records):
             raise VoiceExists(f"voice {name!r} already exists: pass replace to overwrite it", param="name")
         if not self.settings.enroll.analyze:
-            return await self._store_unchecked(name, audio, transcript, language, engine, replace)
+            return await self._store_unchecked(name, audio, transcript, language, engine, replace, consent)
         existing = [(r.name, np.frombuffer(r.embedding, dtype="<f4")) for r in records
                     if r.embedding and r.name != name]  # fmt: skip
         result = await self.analysis.run(
@@ -494,13 +580,21 @@ class Hub:
             metadata=metadata,
             created_at=now,
             updated_at=now,
+            consent=consent.record(),
         )
         await asyncio.to_thread(self.library.add_voice, record, replace=replace)
         self._voices_changed()
         return self._cloned_info(record)
 
     async def _store_unchecked(
-        self, name: str, audio: bytes, transcript: str, language: str, engine: str | None, replace: bool
+        self,
+        name: str,
+        audio: bytes,
+        transcript: str,
+        language: str,
+        engine: str | None,
+        replace: bool,
+        consent: Consent,
     ) -> VoiceInfo:
         """enroll.analyze = false: the decoded clip as it is, with what the caller said about it."""
         from hub.audio import decode_audio
@@ -512,7 +606,7 @@ class Hub:
         record = VoiceRecord(name=name, language=language, transcript=transcript,
                              reference=np.asarray(samples, dtype="<f4").tobytes(), reference_rate=rate,
                              engine=engine, metadata={"duration_s": round(len(samples) / rate, 3)},
-                             created_at=now, updated_at=now)  # fmt: skip
+                             created_at=now, updated_at=now, consent=consent.record())  # fmt: skip
         await asyncio.to_thread(self.library.add_voice, record, replace=replace)
         self._voices_changed()
         return self._cloned_info(record)
@@ -572,6 +666,7 @@ class Hub:
                 has_embedding=bool(record.embedding),
                 created_at=record.created_at,
                 updated_at=record.updated_at,
+                consent=record.consent,
             )
         return details
 
@@ -718,10 +813,9 @@ async def _job_audio(job: Job) -> AsyncIterator[AudioChunk]:
             if isinstance(item, VoxhubError):
                 raise item
             raise EngineUnavailable(f"engine failed: {item}") from item
-        if item.type == "audio":
-            data = item.data
-            yield AudioChunk(data["rate"], data["width"], data["channels"], item.payload)
-        elif item.type == "done":
+        if isinstance(item, Audio):
+            yield AudioChunk(item.rate, item.width, item.channels, item.payload)
+        elif isinstance(item, Done):
             return
 
 

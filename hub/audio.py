@@ -18,7 +18,7 @@ import numpy as np
 import soundfile as sf
 from av.audio.stream import AudioStream
 
-from engines.base import AudioChunk
+from engines.core.interface import AudioChunk
 from hub.errors import BadAudio, UnsupportedFormat
 
 FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")

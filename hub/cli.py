@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     vadd.add_argument("--transcript", default="", help="what is said in the clip")
     vadd.add_argument("--language", default="", help="language code of the clip, e.g. en")
     vadd.add_argument("--replace", action="store_true", help="replace a voice of the same name")
+    vadd.add_argument("--consent", action="store_true",
+                      help="confirm that the speaker in the clip consented to their voice being cloned (required)")  # fmt: skip
     vadd.set_defaults(func=cmd_voices_add)
     vshow = voice_commands.add_parser(
         "show", parents=[common], help="show one voice as JSON", description="Show one voice."
@@ -104,11 +106,16 @@ def build_parser() -> argparse.ArgumentParser:
     mpull = model_commands.add_parser("pull", parents=[common], help="download a model from Hugging Face",
                                       description="Download NAME's files (resumable, checksummed).")  # fmt: skip
     mpull.add_argument("name", metavar="NAME",
-                       help="zipvoice, zipvoice-distill, or a speech recognition model (whisper-base, "
+                       help="zipvoice, zipvoice-distill, pocket-tts, or a speech recognition model (whisper-base, "
                             "openai-whisper-base, ...; `voxhub models list` shows all)")  # fmt: skip
     mpull.add_argument("--precision", choices=("fp32", "int8", "all"), default=None,
                        help="which files (default: engines.zipvoice.precision)")  # fmt: skip
     mpull.set_defaults(func=cmd_models_pull)
+    mpull.add_argument("--token", default=None,
+                       help="Hugging Face token for gated files (pocket-tts's cloning checkpoint; default: HF_TOKEN)")  # fmt: skip
+    from hub.cli_engines import add_commands
+
+    add_commands(commands, common)
     keys = commands.add_parser("keys", parents=[common], help="create, list and revoke API keys",
                                description="Manage the HTTP API's keys (stored hashed in voxhub.db; a running "
                                "daemon sees changes at once).")  # fmt: skip
@@ -286,7 +293,9 @@ async def cmd_voices_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_voices_add(settings: Settings, args: argparse.Namespace) -> int:
-    from hub.api import Hub
+    import getpass
+
+    from hub.api import Consent, Hub
 
     clip = Path(args.clip)
     if not clip.is_file():
@@ -302,6 +311,7 @@ async def cmd_voices_add(settings: Settings, args: argparse.Namespace) -> int:
                 transcript=args.transcript,
                 language=args.language,
                 replace=args.replace,
+                consent=Consent("cli", getpass.getuser()) if args.consent else None,
             )
         except ClipRejected as exc:
             print(f"voxhub: {exc.message}", file=sys.stderr)
@@ -398,7 +408,9 @@ async def cmd_models_list(settings: Settings, args: argparse.Namespace) -> int:
     others = [{"name": m.name, "installed": m.is_present(models_dir), "description": m.description,
                "path": str(m.directory(models_dir))} for m in hub_models.MODELS.values()]  # fmt: skip
     if args.json:
-        print(json.dumps(rows + others, indent=2))
+        from hub.cli_engines import pocket_row
+
+        print(json.dumps([*rows, pocket_row(settings), *others], indent=2))
         return 0
     print(f"{'NAME':<17}  {'PRECISION':<9}  {'STATE':<9}  {'SIZE':>9}  MISSING")
     for row in rows:
@@ -406,6 +418,11 @@ async def cmd_models_list(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{row['name']:<17}  {row['precision']:<9}  {state:<9}  {row['size_mb']:>7.1f}MB  "
               f"{', '.join(row['missing']) or '-'}")  # fmt: skip
     print(f"model dir: {_zipvoice_dir(settings)}")
+    from hub.cli_engines import pocket_row
+
+    pocket = pocket_row(settings)
+    print(f"{pocket['name']:<17}  {'-':<9}  {'installed' if pocket['installed'] else 'missing':<9}  "
+          f"cloning {'yes' if pocket['cloning'] else 'no'}, voices: {', '.join(pocket['voices']) or '-'}")  # fmt: skip
     for row in others:
         state = "installed" if row["installed"] else "missing"
         print(f"{row['name']:<22}  {state:<9}  {row['description']}")
@@ -417,13 +434,17 @@ async def cmd_models_pull(settings: Settings, args: argparse.Namespace) -> int:
     from engines.zipvoice.models import MODELS, PRECISIONS, pull
     from hub import models as hub_models
 
+    if args.name == "pocket-tts":
+        from hub.cli_engines import pull_pocket
+
+        return await pull_pocket(settings, args)
     if args.name in hub_models.MODELS:
         log = lambda m: print(m, file=sys.stderr)  # noqa: E731
         where = await asyncio.to_thread(hub_models.pull, args.name, settings.data_dir / "models", log)
         print(f"{args.name} installed in {where}", file=sys.stderr)
         return 0
     if args.name not in MODELS:
-        known = ", ".join([*MODELS, *hub_models.MODELS])
+        known = ", ".join([*MODELS, "pocket-tts", *hub_models.MODELS])
         print(f"voxhub: unknown model {args.name!r}: use one of {known}", file=sys.stderr)
         return 2
     section = settings.engines.get("zipvoice")

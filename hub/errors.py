@@ -7,36 +7,20 @@ from __future__ import annotations
 
 from typing import Any
 
+# The errors engines may raise live in the engine core, so workers never import the hub; re-exported here.
+from engines.core.errors import (
+    ConfigError,
+    EngineError,
+    EngineUnavailable,
+    InvalidOption,
+    InvalidRequest,
+    ModelMissing,
+    RemoteError,
+    VoxhubError,
+)
 
-class VoxhubError(Exception):
-    """Base class: a problem the hub can report and go on from."""
-
-    status = 500
-    type = "server_error"
-    code = "internal_error"
-
-    def __init__(self, message: str, *, param: str | None = None, **extra: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.param = param
-        self.extra = extra
-
-    def to_openai(self) -> dict[str, Any]:
-        """The body OpenAI's API uses for errors."""
-        error: dict[str, Any] = {
-            "message": self.message,
-            "type": self.type,
-            "param": self.param,
-            "code": self.code,
-        }
-        error.update(self.extra)
-        return {"error": error}
-
-
-class InvalidRequest(VoxhubError):
-    status = 400
-    type = "invalid_request_error"
-    code = "invalid_request"
+__all__ = ["ConfigError", "EngineError", "EngineUnavailable", "InvalidOption", "InvalidRequest",
+           "ModelMissing", "RemoteError", "VoxhubError"]  # fmt: skip
 
 
 class UnsupportedFormat(InvalidRequest):
@@ -96,30 +80,6 @@ class Forbidden(VoxhubError):
         self.code = code
 
 
-class EngineUnavailable(VoxhubError):
-    """The engine's worker died or could not start; the request may be retried."""
-
-    status = 503
-    type = "server_error"
-    code = "engine_unavailable"
-
-    def __init__(self, message: str, *, retry_after: float = 1.0, **kw: Any) -> None:
-        super().__init__(message, **kw)
-        self.retry_after = retry_after
-
-
-class EngineError(VoxhubError):
-    """The engine rejected this request (the worker is fine)."""
-
-    status = 422
-    type = "invalid_request_error"
-    code = "engine_error"
-
-
-class ConfigError(Exception):
-    """Invalid settings: stops start-up with a message naming the key and the fix."""
-
-
 class StorageError(VoxhubError):
     """The data directory cannot be written (disk full, read-only, no permission); nothing was stored."""
 
@@ -145,14 +105,12 @@ class WrongContentType(InvalidRequest):
     code = "wrong_content_type"
 
 
-class ModelMissing(VoxhubError):
-    """A model the request needs is not installed; the message names the command that fetches it."""
-
-    status = 503
-    type = "server_error"
-    code = "model_missing"
-
-
 class UploadTooLarge(InvalidRequest):
     status = 413
     code = "upload_too_large"
+
+
+class ConsentRequired(InvalidRequest):
+    """Enrolling a cloned voice without the enroller's confirmation that the speaker consented."""
+
+    code = "consent_required"

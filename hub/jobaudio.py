@@ -107,7 +107,7 @@ def write_mp4(pcm: bytes, rate: int, marks: list[Mark]) -> bytes:
 
 def write_zip(pcm: bytes, rate: int, marks: list[Mark]) -> bytes:
     """One WAV per chapter: 01-Title.wav, 02-...; the pause before a chapter stays with the one before it."""
-    from engines.base import AudioChunk
+    from engines.core.interface import AudioChunk
     from hub import audio
 
     out = io.BytesIO()
@@ -125,7 +125,7 @@ def render(fmt: str, pcm: bytes, rate: int, marks: list[Mark]) -> tuple[bytes, s
         return write_mp4(pcm, rate, marks), CONTENT_TYPES[fmt]
     if fmt == "zip":
         return write_zip(pcm, rate, marks), CONTENT_TYPES[fmt]
-    from engines.base import AudioChunk
+    from engines.core.interface import AudioChunk
     from hub import audio
 
     return audio.encode(fmt, AudioChunk(rate, 2, 1, pcm)), audio.CONTENT_TYPES[fmt]

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple, TypeVar
 import sqlite_utils
 from sqlite_utils.db import ForeignKey
 
-from engines.base import VoiceInfo
+from engines.core.interface import VoiceInfo
 from hub.errors import BadAudio, InvalidRequest, InvalidVoiceName, StorageError, VoiceExists, VoiceNotFound
 
 log = logging.getLogger(__name__)
@@ -156,12 +156,19 @@ def _m5_jobs(db: Database) -> None:
     )  # fmt: skip
 
 
+def _m6_voice_consent(db: Database) -> None:
+    # Who enrolled each voice, when, and their confirmation that the speaker consented to being cloned (a
+    # JSON object); NULL for voices enrolled before consent was recorded.
+    db.execute("ALTER TABLE voices ADD COLUMN consent TEXT")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial", _m1_initial),
     Migration(2, "user_voices", _m2_user_voices),
     Migration(3, "api_keys", _m3_api_keys),
     Migration(4, "voice_clips", _m4_voice_clips),
     Migration(5, "jobs", _m5_jobs),
+    Migration(6, "voice_consent", _m6_voice_consent),
 ]
 """The registry, in order. Append new steps; `open` runs those not yet in `_migrations`."""
 
@@ -237,6 +244,8 @@ class VoiceRecord:
     metadata: dict[str, Any] = field(default_factory=dict)
     created_at: float = 0
     updated_at: float = 0
+    consent: dict[str, Any] | None = None
+    """Who enrolled the voice, when, and their confirmation that the speaker consented (None: not recorded)."""
 
     def to_info(self, default_engine: str = "") -> VoiceInfo:
         """This voice as the hub lists it."""
@@ -260,7 +269,7 @@ class CachedAudio:
 
 
 _VOICE_COLUMNS = "name, engine, language, transcript, reference_rate, embedding, quality, metadata, "
-_VOICE_COLUMNS += "created_at, updated_at"
+_VOICE_COLUMNS += "created_at, updated_at, consent"
 
 
 def _record(row: dict[str, Any]) -> VoiceRecord:
@@ -277,6 +286,7 @@ def _record(row: dict[str, Any]) -> VoiceRecord:
         metadata=json.loads(row["metadata"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        consent=None if row.get("consent") is None else json.loads(row["consent"]),
     )
 
 
@@ -418,6 +428,7 @@ class VoiceLibrary:
         # Serialize here, in the caller, so bad JSON fails before anything is queued.
         quality = None if record.quality is None else json.dumps(record.quality)
         metadata = json.dumps(record.metadata)
+        consent = None if record.consent is None else json.dumps(record.consent)
 
         def write(db: Database) -> VoiceRecord:
             old = db.execute("SELECT created_at FROM voices WHERE name = ?", [record.name]).fetchone()
@@ -440,6 +451,7 @@ class VoiceLibrary:
                 "metadata": metadata,
                 "created_at": created,
                 "updated_at": now,
+                "consent": consent,
             }
             db.table("voices").insert(row)
             db.table("voice_clips").insert({"name": record.name, "reference": record.reference})

@@ -10,16 +10,16 @@ This is the one way hub models arrive: the ASR backends only look in `spec(name)
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-import os
 import shutil
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engines.core.files import download, sha256_file
 from hub.errors import ModelMissing
+
+__all__ = ["ModelSpec", "download", "pull", "register", "require", "sha256_file", "spec"]
 
 
 @dataclass(frozen=True)
@@ -134,37 +134,6 @@ def pull(name: str, models_dir: Path, log: Callable[[str], None] = print) -> Pat
                 f"{file_name} failed its checksum and was removed: run the pull again", param="model"
             )
     return where
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def download(url: str, target: Path, timeout: float = NETWORK_TIMEOUT_S) -> None:
-    """Bytes go to `target.part` (resumed if present), renamed when complete: never a half file."""
-    from tqdm import tqdm
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
-    done = partial.stat().st_size if partial.is_file() else 0
-    request = urllib.request.Request(url, headers={"Range": f"bytes={done}-"} if done else {})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        if done and response.status != 206:  # the server ignored the range: start again
-            done = 0
-        total = done + int(response.headers.get("Content-Length") or 0)
-        with (
-            partial.open("ab" if done else "wb") as out,
-            tqdm(total=total or None, initial=done, unit="B", unit_scale=True, desc=target.name) as bar,
-        ):
-            while block := response.read(1 << 20):
-                out.write(block)
-                bar.update(len(block))
-    os.replace(partial, target)
 
 
 # --- speech recognition (hub/asr.py) ----------------------------------------------------------------

@@ -22,7 +22,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from engines.protocol import Event
+from engines.core.protocol import Message
 
 
 class Priority(enum.IntEnum):
@@ -52,7 +52,7 @@ class Job:
     """Position within its stream: sentence 0 is the first audio a listener waits for."""
     stream_arrival: int = field(default_factory=lambda: next(_arrivals))
     id: str = ""
-    results: asyncio.Queue[Event | BaseException] = field(default_factory=asyncio.Queue)
+    results: asyncio.Queue[Message | BaseException] = field(default_factory=asyncio.Queue)
     cancelled: bool = False
     finished: bool = False
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engines.base import AudioChunk
+from engines.core.interface import AudioChunk
 from hub import audio as audioproc
 from hub import text as textproc
 from hub.errors import EmptyText, InvalidRequest

@@ -18,9 +18,23 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from engines.base import EngineInfo
-from engines.protocol import Event, ProtocolError, async_read_event
-from hub.errors import ConfigError, EngineError, EngineUnavailable, VoxhubError
+from engines.core.interface import EngineInfo
+from engines.core.protocol import (
+    MESSAGES,
+    PROTOCOL_VERSION,
+    Cancel,
+    Done,
+    Error,
+    Message,
+    Prepared,
+    PromptMemo,
+    ProtocolError,
+    Ready,
+    Shutdown,
+    Start,
+    async_read_message,
+)
+from hub.errors import ConfigError, EngineUnavailable, VoxhubError
 from hub.scheduler import Job, Priority, Scheduler
 from hub.settings import EngineSettings
 
@@ -67,6 +81,12 @@ class WorkerProcess:
         self.info: EngineInfo | None = None
         self.job: Job | None = None
         self.python = ""
+        self.modules: list[str] = []
+        """Top-level packages the worker had imported when it became ready."""
+        self.prompts = PromptMemo()
+        """Mirrors the worker's memo: which prompts it holds, so they are sent once, not per sentence."""
+        self.must_restart = False
+        """The engine said (in an error) that this worker cannot serve again."""
 
     @property
     def alive(self) -> bool:
@@ -90,6 +110,15 @@ class WorkerProcess:
 
     async def start(self) -> EngineInfo:
         python = self.settings.python or sys.executable
+        installed = (
+            self.data_dir / "engines" / self.settings.name / "venv" / "bin" / "python"
+            if self.data_dir
+            else None
+        )
+        if (
+            not self.settings.python and installed is not None and installed.exists()
+        ):  # `voxhub engines install`
+            python = str(installed)
         env = dict(os.environ)
         # A worker under another venv still finds voxhub's own source.
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SOURCE_ROOT), env.get("PYTHONPATH")]))
@@ -101,7 +130,7 @@ class WorkerProcess:
             preexec_fn=_die_with_parent,
         )  # fmt: skip
         self.pid = self.proc.pid
-        await self._send(Event("start", {"engine": self.settings.name, "config": self.config()}))
+        await self._send(Start(self.settings.name, self.config()))
         try:
             event = await asyncio.wait_for(self._read(), self.settings.start_timeout_s)
         except TimeoutError:
@@ -110,15 +139,21 @@ class WorkerProcess:
                 f"the {self.settings.name} worker did not start within {self.settings.start_timeout_s:g} s; "
                 f"raise engines.{self.settings.name}.start_timeout_s or check the daemon's log"
             ) from None
-        if event.type != "ready":
+        if not isinstance(event, Ready):
             await self.kill()
-            if event.data.get("code") == "config_error":
-                raise ConfigError(str(event.data.get("message", "")).removeprefix("ConfigError: "))
+            message = event.message if isinstance(event, Error) else f"unexpected {event.TYPE!r} message"
+            if isinstance(event, Error) and event.code == "config_error":
+                raise ConfigError(message.removeprefix("ConfigError: "))
+            raise EngineUnavailable(f"the {self.settings.name} engine failed to start: {message}")
+        if event.protocol != PROTOCOL_VERSION:
+            await self.kill()
             raise EngineUnavailable(
-                f"the {self.settings.name} engine failed to start: {event.data.get('message')}"
+                f"the {self.settings.name} worker ({python}) speaks worker protocol {event.protocol}, the daemon "
+                f"{PROTOCOL_VERSION}: install the same voxhub version in that environment"
             )
-        self.info = EngineInfo.from_dict(event.data["info"])
-        self.python = str(event.data.get("python", python))
+        self.info = EngineInfo.from_dict(event.info)
+        self.python = event.python or python
+        self.modules = list(event.modules)
         return self.info
 
     def config(self) -> dict[str, Any]:
@@ -133,16 +168,23 @@ class WorkerProcess:
         """Send `job` and stream its events into `job.results` until it ends."""
         self.job = job
         try:
-            await self._send(Event(job.kind, {"id": job.id, **job.data}, job.payload))
+            payload = job.payload
+            key = job.data.get("prompt_key") if job.kind == "synthesize" else None
+            if key and self.prompts.use(key) is not None:
+                payload = b""  # the worker has it
+            elif key:
+                self.prompts.use(key, b"sent")  # the hub keeps only the keys
+            await self._send(MESSAGES[job.kind].build({"id": job.id, **job.data}, payload))
             while True:
                 event = await self._read()
-                if event.data.get("id") != job.id:
+                if getattr(event, "id", None) != job.id:
                     continue
-                if event.type == "error":
-                    job.results.put_nowait(EngineError(event.data.get("message", "engine error")))
+                if isinstance(event, Error):
+                    self.must_restart = event.restart
+                    job.results.put_nowait(event.to_exception())
                     return
                 job.results.put_nowait(event)
-                if event.type in ("done", "prepared"):
+                if isinstance(event, (Done, Prepared)):
                     return
         finally:
             self.job = None
@@ -150,7 +192,7 @@ class WorkerProcess:
     async def cancel(self, job: Job) -> None:
         if self.job is job and self.alive:
             with contextlib.suppress(ConnectionError, RuntimeError):
-                await self._send(Event("cancel", {"id": job.id}))
+                await self._send(Cancel(job.id))
 
     def pause(self, paused: bool) -> None:
         """Stop (SIGSTOP) or continue (SIGCONT) the process: a job's chunk waits while a listener is served."""
@@ -164,7 +206,7 @@ class WorkerProcess:
             return
         self.pause(False)  # a stopped process would never read "shutdown"
         with contextlib.suppress(ConnectionError, RuntimeError):
-            await self._send(Event("shutdown"))
+            await self._send(Shutdown())
         assert self.proc is not None
         try:
             await asyncio.wait_for(self.proc.wait(), timeout)
@@ -176,15 +218,15 @@ class WorkerProcess:
             self.proc.kill()
             await self.proc.wait()
 
-    async def _send(self, event: Event) -> None:
+    async def _send(self, message: Message) -> None:
         assert self.proc is not None and self.proc.stdin is not None
-        self.proc.stdin.write(event.encode())
+        self.proc.stdin.write(message.encode())
         await self.proc.stdin.drain()
 
-    async def _read(self) -> Event:
+    async def _read(self) -> Message:
         assert self.proc is not None and self.proc.stdout is not None
         try:
-            event = await async_read_event(self.proc.stdout)
+            event = await async_read_message(self.proc.stdout)
         except ProtocolError as exc:
             await self.kill()
             raise WorkerDied(str(exc)) from exc
@@ -282,6 +324,9 @@ class EnginePool:
                 {
                     "pid": w.pid if w is not None and w.alive else None,
                     "python": w.python if w is not None and w.alive else None,
+                    "engine_only": not {"hub", "adapters"} & set(w.modules)
+                    if w is not None and w.alive
+                    else None,
                     "state": ("busy" if w.job else "ready") if w is not None and w.alive else "stopped",
                 }
                 for w in self.workers
@@ -309,7 +354,7 @@ class EnginePool:
         assert self.info is not None
         if self.warmup_voice not in {voice.name for voice in self.info.voices}:
             return
-        job = Job("synthesize", {"request": {"text": "Ready.", "voice": self.warmup_voice}}, id="warmup")
+        job = Job("synthesize", {"text": "Ready.", "voice": self.warmup_voice}, id="warmup")
         try:
             await worker.run(job)
         except WorkerDied as exc:
@@ -377,6 +422,12 @@ class EnginePool:
                 if worker is None or not worker.alive:
                     worker = self.workers[slot] = await self._spawn()
                 await worker.run(job)
+                if (
+                    worker.must_restart
+                ):  # the engine said its state is broken: a fresh worker for the next job
+                    self.restarts += 1
+                    self.workers[slot] = None
+                    await worker.stop()
             except EngineUnavailable as exc:
                 self.state, self.last_error = "failed", exc.message
                 job.results.put_nowait(exc)

@@ -151,3 +151,14 @@ def transcriber(tmp_path_factory: pytest.TempPathFactory) -> object:
     from hub.asr import Transcriber, offline_model_dir
 
     return Transcriber(offline_model_dir(tmp_path_factory.mktemp("models")))
+
+
+@pytest.fixture(scope="session")
+def pocket_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight Pocket TTS model (tests/pocket_model.py), built once: `import pocket_tts` takes 6-7 s."""
+    os.environ["HF_HUB_OFFLINE"] = "1"  # everything below loads from local files
+    from tests.pocket_model import build
+
+    model_dir = tmp_path_factory.mktemp("pocket-model")
+    build(model_dir)
+    return model_dir

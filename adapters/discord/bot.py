@@ -14,7 +14,7 @@ from discord import app_commands
 from adapters.discord import clips, commands, replies
 from adapters.discord.playback import GuildPlayer, SayJob
 from adapters.discord.settings import DiscordSettings
-from hub.api import Hub, Priority, SpeechRequest, VoxhubError
+from hub.api import Consent, Hub, Priority, SpeechRequest, VoxhubError
 
 log = logging.getLogger("voxhub.discord")
 
@@ -159,14 +159,20 @@ class VoxhubBot(discord.AutoShardedClient):
         await interaction.response.send_message(embed=replies.voices_embed(voices, current), ephemeral=True)
 
     async def voice_enroll(
-        self, interaction: discord.Interaction, name: str, clip: discord.Attachment, transcript: str | None
+        self,
+        interaction: discord.Interaction,
+        name: str,
+        clip: discord.Attachment,
+        transcript: str | None,
+        consent: bool = False,
     ) -> None:
         if not await self._may_manage(interaction) or not await self._clip_ok(interaction, clip):
             return
         await interaction.response.defer(thinking=True)  # analysis and transcription take seconds
         try:
             audio = await self.hub.fetch_clip(clip.url, max_bytes=self.settings.max_clip_bytes)
-            await self.hub.enroll(name, audio, transcript=transcript or "")
+            agreed = Consent(PLATFORM, str(interaction.user.id)) if consent else None
+            await self.hub.enroll(name, audio, transcript=transcript or "", consent=agreed)
             details = await self.hub.voice_details(name)
         except VoxhubError as exc:
             report = exc.extra.get("quality")

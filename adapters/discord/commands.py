@@ -32,10 +32,11 @@ def register(bot: VoxhubBot) -> None:
 
     @group.command(name="enroll", description="Clone a voice from an attached clip (3-12 s of clear speech)")
     @app_commands.describe(name="The new voice's name", clip="A recording of one speaker",
-                           transcript="What the clip says (optional: transcribed if left out)")  # fmt: skip
+                           transcript="What the clip says (optional: transcribed if left out)",
+                           consent="True: you confirm the speaker agreed to their voice being cloned (required)")  # fmt: skip
     async def voice_enroll(interaction: discord.Interaction, name: str, clip: discord.Attachment,
-                           transcript: str | None = None) -> None:  # fmt: skip
-        await bot.voice_enroll(interaction, name, clip, transcript)
+                           transcript: str | None = None, consent: bool = False) -> None:  # fmt: skip
+        await bot.voice_enroll(interaction, name, clip, transcript, consent)
 
     @group.command(name="check", description="Judge a clip's quality for cloning (nothing is stored)")
     async def voice_check(interaction: discord.Interaction, clip: discord.Attachment) -> None:

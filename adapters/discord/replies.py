@@ -59,6 +59,11 @@ def error_text(exc: VoxhubError) -> str:
         return f"❌ There is no voice `{wanted}`.{hint} `/voice list` shows them all."
     if exc.code == "voice_exists" and "preset" not in message:
         return "❌ A voice with that name exists already: pick another name, or `/voice remove` it first."
+    if exc.code == "consent_required":
+        return (
+            "❌ Not enrolled: cloning a voice needs its owner's permission. If the speaker agreed, run "
+            "`/voice enroll` again with `consent: True`."
+        )
     if exc.code == "engine_unavailable":
         return f"❌ Speech is unavailable right now ({message}). Try again in a minute."
     return f"❌ {message[:1900]}"

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 from adapters.mqtt import commands, discovery
 from adapters.mqtt.client import MqttClient
 from adapters.mqtt.settings import Topics, load
-from hub.api import ConfigError, Hub, Priority, SpeechRequest, TaskSet, VoxhubError
+from hub.api import ConfigError, Consent, Hub, Priority, SpeechRequest, TaskSet, VoxhubError
 
 log = logging.getLogger("voxhub.mqtt")
 
@@ -265,6 +265,7 @@ class MqttAdapter:
             transcript=command.transcript,
             language=command.language,
             replace=command.replace,
+            consent=Consent("mqtt", str(command.id or "")) if command.consent else None,
         )
         details = await self.hub.voice_details(voice.name)
         return {

@@ -47,6 +47,8 @@ class Enroll:
     transcript: str = ""
     language: str = ""
     replace: bool = False
+    consent: bool = False
+    """The enroller confirms the speaker consented to being cloned (required by the hub)."""
 
 
 @dataclass(frozen=True)
@@ -203,10 +205,12 @@ def _check_size(payload: bytes, max_bytes: int) -> None:
 
 
 def parse_enroll(payload: bytes, *, max_bytes: int) -> Enroll:
-    """An enroll command: `{name, audio_b64 | url, transcript?, language?, replace?}`."""
+    """An enroll command: `{name, audio_b64 | url, consent, transcript?, language?, replace?}`."""
     _check_size(payload, max_bytes)
     body = _object(payload, '{"name": "mum", "audio_b64": "..."}')
-    command_id = _fields(body, ("name", "audio_b64", "url", "transcript", "language", "replace"), "enroll")
+    command_id = _fields(
+        body, ("name", "audio_b64", "url", "transcript", "language", "replace", "consent"), "enroll"
+    )
     name = _get(body, "name", str, command_id, "")
     if not name:
         raise BadCommand("`name` is required: the new voice's name", command_id=command_id)
@@ -219,6 +223,7 @@ def parse_enroll(payload: bytes, *, max_bytes: int) -> Enroll:
         transcript=_get(body, "transcript", str, command_id, ""),
         language=_get(body, "language", str, command_id, ""),
         replace=_get(body, "replace", bool, command_id, False),
+        consent=_get(body, "consent", bool, command_id, False),
     )
 
 

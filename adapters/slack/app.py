@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import commands, files
-from hub.api import Hub, SpeechRequest, TaskSet, VoxhubError
+from hub.api import Consent, Hub, SpeechRequest, TaskSet, VoxhubError
 
 if TYPE_CHECKING:
     from adapters.slack import SlackSettings
@@ -261,7 +261,8 @@ class SlackBot:
             if command.action == "check":
                 report = await self.hub.check(audio)
                 return commands.quality_report(report.to_dict(), f"Quality report for `{item.get('name')}`")
-            info = await self.hub.enroll(command.name, audio, replace=command.replace)
+            consent = Consent("slack", user) if command.consent else None
+            info = await self.hub.enroll(command.name, audio, replace=command.replace, consent=consent)
         except VoxhubError as exc:
             rejected = exc.extra.get("quality")
             if rejected:

@@ -23,7 +23,8 @@ HELP = (
     "• `/voice list`: the voices; `/voice use NAME` (or `/voice use default`): your voice for `/say`\n"
     "• `/voice remove NAME`: delete a cloned voice (voice managers only)\n"
     "• Clone a voice: send me a direct message (or mention me) with an audio file of 5-15 s of clear "
-    "speech and the text `enroll NAME` (`enroll NAME replace` overwrites it); `check` with a file gives "
+    "speech and the text `enroll NAME consent` (`consent`: you confirm the speaker agreed to being cloned; "
+    "`enroll NAME consent replace` overwrites it); `check` with a file gives "
     "the quality report only."
 )
 
@@ -68,11 +69,13 @@ def parse_voice_command(text: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class FileCommand:
-    """A message carrying a clip: `enroll NAME [replace]` or `check`."""
+    """A message carrying a clip: `enroll NAME [consent] [replace]` or `check`."""
 
     action: str
     name: str = ""
     replace: bool = False
+    consent: bool = False
+    """The enroller wrote `consent`: they confirm the speaker agreed to being cloned."""
 
 
 def parse_file_message(text: str) -> FileCommand | None:
@@ -83,7 +86,8 @@ def parse_file_message(text: str) -> FileCommand | None:
     action = words[0].lower()
     if action == "enroll":
         name = words[1] if len(words) > 1 else ""
-        return FileCommand("enroll", name, replace=len(words) > 2 and words[2].lower() == "replace")
+        flags = {w.lower() for w in words[2:]}
+        return FileCommand("enroll", name, replace="replace" in flags, consent="consent" in flags)
     if action == "check":
         return FileCommand("check")
     return None
@@ -140,8 +144,11 @@ def error_text(exc: Any, voice: str | None = None, *, from_say: bool = False) ->
         hint = f" Did you mean {', '.join(f'`{c}`' for c in close)}?" if close else ""
         colon = " (To speak text that starts with a word and a colon, put a space before the colon.)"
         return f":warning: There is no voice named `{voice}`.{hint} `/voice list` shows every voice.{colon * from_say}"
+    if code == "consent_required":
+        return (f":warning: Voice `{voice}` was *not* stored: cloning a voice needs its owner's permission. If the "
+                f"speaker agreed, send the file again with `enroll {voice} consent`.")  # fmt: skip
     if code == "voice_exists":
-        return f":warning: {exc.message.split(':')[0]}: send `enroll NAME replace` to overwrite it."
+        return f":warning: {exc.message.split(':')[0]}: send `enroll NAME consent replace` to overwrite it."
     message = exc.message.rstrip(". ")
     if getattr(exc, "status", 500) >= 500:  # the engine, not the request: nothing to fix in the command
         return f":warning: {message}. If it keeps happening, tell whoever runs voxhub."

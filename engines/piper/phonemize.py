@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 
-from engines.phonemes import PHONEMIZER_LOG, EspeakPhonemizer
+from engines.core.espeak import PHONEMIZER_LOG, EspeakPhonemizer
 
 __all__ = ["PHONEMIZER_LOG", "EspeakPhonemizer", "phoneme_ids", "split_sentences"]
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engines.base import VoiceInfo
+from engines.core.interface import VoiceInfo
 
 log = logging.getLogger(__name__)
 

@@ -24,13 +24,15 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from engines.base import AudioChunk, Engine, EngineInfo, StopCheck, SynthesisRequest, VoiceReference
+from engines.core.errors import ConfigError, EngineError
+from engines.core.interface import AudioChunk, Engine, EngineInfo, StopCheck, SynthesisRequest, VoiceReference
+from engines.core.options import Option, parse_config, parse_options
 from engines.zipvoice import features as feats
 from engines.zipvoice.models import PRECISIONS, check_choice, default_model_dir, missing_message, model_paths
 from engines.zipvoice.pipeline import (
@@ -42,7 +44,6 @@ from engines.zipvoice.pipeline import (
     cross_fade,
 )
 from engines.zipvoice.runtimes import RUNTIMES, check_runtime
-from hub.errors import ConfigError, EngineError
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,29 @@ DEFAULTS = {"zipvoice": (16, 1.0), "zipvoice-distill": (8, 3.0)}
 """Published defaults per model: (steps, guidance)."""
 MAX_PROMPT_SECONDS = 20.0
 RATE = feats.SAMPLE_RATE
+
+
+CONFIG = (
+    Option("model", "str", "zipvoice-distill", "the model", choices=tuple(DEFAULTS)),
+    Option(
+        "precision",
+        "str",
+        "fp32",
+        "int8: faster on the CPU, a little lower quality",
+        choices=tuple(PRECISIONS),
+    ),
+    Option("runtime", "str", "cpu", "where the decoder runs", choices=tuple(RUNTIMES)),
+    Option("steps", "int", 0, "sampler steps (0 = the model's default)", min=0),
+    Option("guidance", "float", None, "guidance scale (empty = the model's default)", min=0),
+    Option("speed", "float", 1.0, "multiplies every request's speed", min=0),
+    Option("seed", "int", 666, "noise seed"),
+    Option("t_shift", "float", 0.5, "time-shift of the sampling schedule, in (0, 1]", min=0, max=1),
+    Option("threads", "int", 0, "onnxruntime intra-op threads (0 = onnxruntime's choice)", min=0),
+    Option("model_dir", "str", "", "where `voxhub models pull` puts the files"),
+    Option("vocoder", "str", "", "path of the Vocos ONNX vocoder"),
+    Option("max_batch", "int", 4, "largest batch the TensorRT decoder is built for", min=1),
+)
+"""`[engines.zipvoice]` keys, checked by the same rule as request options."""
 
 
 @dataclass(frozen=True)
@@ -74,24 +98,13 @@ class ZipVoiceOptions:
     @classmethod
     def parse(cls, values: Mapping[str, Any], prefix: str = "engines.zipvoice") -> ZipVoiceOptions:
         """Coerce (environment strings included) and check; ConfigError names the key and the fix."""
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise ConfigError(f"unknown key(s) {', '.join(f'{prefix}.{k}' for k in unknown)}: valid keys are "
-                              f"{', '.join(sorted(known))}")  # fmt: skip
-        kwargs = {key: _coerce(f"{prefix}.{key}", known[key].type, value) for key, value in values.items()}
-        options = cls(**{k: v for k, v in kwargs.items() if v is not None})
+        options = cls(**parse_config(CONFIG, values, prefix))
         check_choice(f"{prefix}.model", options.model, list(DEFAULTS))
         check_choice(f"{prefix}.precision", options.precision, PRECISIONS)
         check_choice(f"{prefix}.runtime", options.runtime, RUNTIMES)
         if options.precision == "int8" and options.runtime.startswith("tensorrt"):
             raise ConfigError(f"{prefix}.precision = \"int8\" is for the CPU: TensorRT builds fp16 from the fp32 "
                               "files, so set precision = \"fp32\" with a tensorrt runtime")  # fmt: skip
-        for key in ("steps", "threads", "max_batch"):
-            if getattr(options, key) < 0 or (key == "max_batch" and options.max_batch < 1):
-                raise ConfigError(
-                    f"{prefix}.{key} must be >= {int(key == 'max_batch')}, got {getattr(options, key)}"
-                )
         if not (options.speed > 0 and 0 < options.t_shift <= 1):
             raise ConfigError(f"{prefix}.speed must be > 0 and {prefix}.t_shift in (0, 1]")
         return options
@@ -104,43 +117,16 @@ class ZipVoiceOptions:
         )
 
 
-def _coerce(key: str, hint: Any, value: Any) -> Any:
-    if isinstance(value, str) and not value.strip() and hint in ("float | None", "int", "str"):
-        return None if hint != "str" else ""
-    kind = {"int": int, "float": float, "float | None": float, "str": str}[hint]
-    try:
-        if isinstance(value, bool) or (kind is str and not isinstance(value, str)):
-            raise ValueError
-        result = kind(value) if kind is not int or isinstance(value, (int, str)) else _whole(value)
-        if kind is float and not math.isfinite(result):
-            raise ValueError
-        return result
-    except (TypeError, ValueError):
-        raise ConfigError(f"{key} = {value!r} is not a valid {kind.__name__}: fix it in your config or "
-                          "environment") from None  # fmt: skip
-
-
-def _whole(value: Any) -> int:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise ValueError
-
-
-def _request_option(options: Mapping[str, Any], key: str, kind: type, default: Any) -> Any:
-    value = options.get(key)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return default
-    try:
-        result = kind(value)
-        if isinstance(value, bool) or not math.isfinite(result) or result < 0:
-            raise ValueError
-        return result
-    except (TypeError, ValueError):
-        raise EngineError(f"option {key} = {value!r} must be a number >= 0", param=key) from None
-
-
 class ZipVoiceEngine(Engine):
     """ZipVoice cloning (see the module docstring for config and behaviour)."""
+
+    REQUIREMENTS = ("numpy>=1.26", "onnxruntime>=1.17", "espeakng-loader>=0.2", "phonemizer-fork>=3.3",
+                    "huggingface_hub>=0.24", "pypinyin>=0.48")  # fmt: skip
+    OPTIONS = (
+        Option("steps", "int", None, "sampler steps (default: the engine's config)", min=1, max=64),
+        Option("guidance", "float", None, "classifier-free guidance scale", min=0, max=20),
+        Option("seed", "int", None, "noise seed: the same text, voice and seed give the same audio", min=0),
+    )
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
@@ -162,7 +148,7 @@ class ZipVoiceEngine(Engine):
         # Everything that changes prompts or audio is in the version: the hub keys both caches by it.
         version = (f"{ENGINE_VERSION}/{o.model}/{o.precision}/{o.runtime}/steps={o.steps}/cfg={o.guidance:g}/"
                    f"seed={o.seed}/shift={o.t_shift:g}/speed={o.speed:g}")  # fmt: skip
-        return EngineInfo(name="zipvoice", version=version, cloning=True, voices=(),
+        return EngineInfo(name="zipvoice", version=version, cloning=True, voices=(), options=self.OPTIONS, sample_rate=RATE,
                           description=f"ZipVoice zero-shot cloning ({o.model}, {o.precision}, {o.runtime})")  # fmt: skip
 
     def prepare_voice(self, reference: VoiceReference) -> bytes:
@@ -197,10 +183,13 @@ class ZipVoiceEngine(Engine):
         speed = float(request.speed) * o.speed
         if not (math.isfinite(speed) and speed > 0):
             raise EngineError(f"speed must be a positive number, got {request.speed!r}", param="speed")
+        given = parse_options(
+            self.OPTIONS, request.options, "zipvoice"
+        )  # the hub checked; direct callers too
         settings = {
-            "steps": max(1, int(_request_option(request.options, "steps", int, o.steps))),
-            "guidance": float(_request_option(request.options, "guidance", float, o.guidance)),
-            "seed": int(_request_option(request.options, "seed", int, o.seed)),
+            "steps": int(_first(given.get("steps"), o.steps)),
+            "guidance": float(_first(given.get("guidance"), o.guidance)),
+            "seed": int(_first(given.get("seed"), o.seed)),
         }
         with self.pipeline.timed("tokenize"):
             tokens, _ = self.pipeline.tokenizer.encode(request.text)
@@ -243,6 +232,10 @@ class ZipVoiceEngine(Engine):
     def close(self) -> None:
         self.pipeline = Pipeline(self.paths, runtime=self.options.runtime, threads=self.options.threads,
                                  cache_dir=self.model_dir / "tensorrt", max_batch=self.options.max_batch)  # fmt: skip
+
+
+def _first(*values: Any) -> Any:
+    return next(v for v in values if v is not None)
 
 
 def _chunk(audio: np.ndarray) -> AudioChunk:

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hub.errors import ConfigError, VoxhubError
-from hub.models import download, sha256_file
+from engines.core.errors import ConfigError, VoxhubError
+from engines.core.files import download, sha256_file
 
 HF_REPO = "k2-fsa/ZipVoice"
 VOCODER_URL = "https://github.com/k2-fsa/sherpa-onnx/releases/download/vocoder-models/vocos_24khz.onnx"

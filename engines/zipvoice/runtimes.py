@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from hub.errors import ConfigError
+from engines.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

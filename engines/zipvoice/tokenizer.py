@@ -195,13 +195,12 @@ class Tokenizer:
     def _english(self, text: str) -> list[str]:
         if not self.use_espeak:
             return list(text)
-        from hub.text import normalize
-
+        # Numbers and symbols arrive already read out: the hub normalizes text before any engine sees it.
         if self._phonemizer is None:
-            from engines.phonemes import EspeakPhonemizer
+            from engines.core.espeak import EspeakPhonemizer
 
             self._phonemizer = EspeakPhonemizer()
-        phonemes = self._phonemizer.phonemize([normalize(text, "en")], self.espeak_voice)[0]
+        phonemes = self._phonemizer.phonemize([text], self.espeak_voice)[0]
         return list(phonemes)
 
     def _chinese(self, text: str) -> list[str]:

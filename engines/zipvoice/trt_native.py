@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from engines.core.errors import ConfigError, EngineError
 from engines.zipvoice.runtimes import MAX_FRAMES, MIN_FRAMES, OPT_FRAMES, require_tensorrt
-from hub.errors import ConfigError, EngineError
 
 log = logging.getLogger(__name__)
 

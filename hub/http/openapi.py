@@ -6,10 +6,13 @@ import html
 from functools import cache
 from typing import Any
 
+from engines.core.options import Option
 from hub import __version__
 from hub.audio import FORMATS
 
 ERROR = {"$ref": "#/components/schemas/Error"}
+CONSENT = {"type": "boolean", "description": "Required: true confirms the speaker consented to their voice being "
+           "cloned (recorded with the voice; without it a 400 consent_required)"}  # fmt: skip
 
 
 def _errors(*codes: int) -> dict[str, Any]:
@@ -35,8 +38,12 @@ _REASONS = {
 }
 
 
+EngineOptions = tuple[tuple[str, tuple[Option, ...]], ...]
+"""(engine name, its declared options) for every running engine."""
+
+
 @cache
-def openapi_spec() -> dict[str, Any]:
+def openapi_spec(engine_options: EngineOptions = ()) -> dict[str, Any]:
     voice = {
         "type": "object",
         "properties": {
@@ -71,9 +78,15 @@ def openapi_spec() -> dict[str, Any]:
                 "type": "string",
                 "description": "Speaker of a multi-speaker voice (voxhub extension)",
             },
+            "language": {
+                "type": "string",
+                "description": "Language to speak, e.g. en (voxhub extension; default: the voice's own)",
+            },
             "options": {
                 "type": "object",
-                "description": "Engine options, e.g. ZipVoice's seed, steps, guidance (voxhub extension)",
+                "description": "Engine options, checked against the engine's schema (voxhub extension; "
+                "GET /v1/models lists each engine's)",
+                "x-engine-options": {name: [o.to_dict() for o in opts] for name, opts in engine_options},
             },
         },
     }
@@ -127,11 +140,11 @@ def openapi_spec() -> dict[str, Any]:
                         "content": {
                             "multipart/form-data": {"schema": {"type": "object", "properties": {
                                 "name": {"type": "string"}, "file": {"type": "string", "format": "binary"},
-                                "transcript": {"type": "string"}, "language": {"type": "string"}}}},
+                                "transcript": {"type": "string"}, "language": {"type": "string"}, "consent": CONSENT}}},
                             "application/json": {"schema": {"type": "object", "properties": {
                                 "name": {"type": "string"}, "audio_b64": {"type": "string"},
                                 "url": {"type": "string", "description": "https link to the clip (public addresses only)"},
-                                "transcript": {"type": "string"}, "language": {"type": "string"}}}},
+                                "transcript": {"type": "string"}, "language": {"type": "string"}, "consent": CONSENT}}},
                         }
                     },
                     "responses": {"201": ok_json, **_errors(400, 401, 403, 409, 413, 422, 429, 503, 507)},
@@ -188,8 +201,8 @@ def openapi_spec() -> dict[str, Any]:
 
 
 @cache
-def docs_page() -> str:
-    spec = openapi_spec()
+def docs_page(engine_options: EngineOptions = ()) -> str:
+    spec = openapi_spec(engine_options)
     rows = []
     for path, methods in spec["paths"].items():
         for method, op in methods.items():
@@ -211,7 +224,20 @@ td{{padding:.3rem .8rem;border-bottom:1px solid #ddd}}code{{background:#f4f4f4;p
 Machine-readable: <a href="/openapi.json">/openapi.json</a>.</p>
 <table>{"".join(rows)}</table>
 <h2>POST /v1/audio/speech</h2><ul>{fields}</ul>
+<h3>Engine options (<code>options</code>)</h3>{_options_html(engine_options)}
 <pre>curl -s http://127.0.0.1:8700/v1/audio/speech -H 'Content-Type: application/json' \\
   -d '{{"model": "tts-1", "voice": "alloy", "input": "Dinner is ready.", "response_format": "wav"}}' -o dinner.wav</pre>
 <p>Errors have OpenAI's shape: <code>{{"error": {{"message", "type", "param", "code"}}}}</code>.</p>
 </body></html>"""
+
+
+def _options_html(engine_options: EngineOptions) -> str:
+    if not any(opts for _, opts in engine_options):
+        return "<p>The running engines take no options.</p>"
+    items = []
+    for name, opts in engine_options:
+        for o in opts:
+            default = "" if o.default is None else f" (default {o.default})"
+            items.append(f"<li><code>{html.escape(name)}</code> <code>{html.escape(o.name)}</code>: "
+                         f"{html.escape(o.describe())}{html.escape(default)}: {html.escape(o.help)}</li>")  # fmt: skip
+    return f"<ul>{''.join(items)}</ul>"

@@ -12,9 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
-from engines.base import AudioChunk
+from engines.core.interface import AudioChunk
 from hub import audio
-from hub.api import OPENAI_MODELS, Hub, SpeechRequest
+from hub.api import OPENAI_MODELS, Consent, Hub, SpeechRequest
 from hub.errors import (
     BadAudio,
     InvalidRequest,
@@ -137,6 +137,7 @@ async def speech(request: web.Request) -> web.StreamResponse:
         speaker=_field(body, "speaker", str, None),
         priority=Priority.NORMAL,
         options=_engine_options(_field(body, "options", dict, {})),
+        language=_field(body, "language", str, ""),
     )
     started = time.perf_counter()
     stream = await hub.synthesize(req)
@@ -280,6 +281,12 @@ async def models(request: web.Request) -> web.Response:
     created = int(hub.started_at)
     ids = [*OPENAI_MODELS, *hub.pools]
     data = [{"id": name, "object": "model", "created": created, "owned_by": "voxhub"} for name in ids]
+    infos = {info.name: info for info in hub.engines()}
+    for entry in data:  # an engine's request options, as its schema declares them (voxhub extension)
+        if entry["id"] in infos:
+            info = infos[entry["id"]]
+            entry.update(options=[o.to_dict() for o in info.options], cloning=info.cloning,
+                         description=info.description)  # fmt: skip
     return web.json_response({"object": "list", "data": data})
 
 
@@ -309,7 +316,7 @@ async def delete_voice(request: web.Request) -> web.Response:
 
 
 async def add_voice(request: web.Request) -> web.Response:
-    """POST /v1/voices: multipart (name, file, transcript, language), or JSON with `audio_b64` or `url`."""
+    """POST /v1/voices: multipart (name, file, transcript, language, consent), or JSON with `audio_b64` or `url`."""
     hub = request.app[HUB_KEY]
     clip, fields = await uploads.read_clip(request, hub)
     name = uploads.text_field(fields, "name")
@@ -327,6 +334,7 @@ async def add_voice(request: web.Request) -> web.Response:
         language=uploads.text_field(fields, "language"),
         engine=uploads.text_field(fields, "engine") or None,
         replace=uploads.flag(fields.get("replace")),
+        consent=Consent("http", request.remote or "") if uploads.flag(fields.get("consent")) else None,
     )
     return web.json_response(await hub.voice_details(voice.name), status=201)
 
@@ -366,11 +374,15 @@ async def index(request: web.Request) -> web.StreamResponse:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(openapi_spec())
+    return web.json_response(openapi_spec(_engine_options_of(request.app[HUB_KEY])))
 
 
 async def docs(request: web.Request) -> web.Response:
-    return web.Response(text=docs_page(), content_type="text/html")
+    return web.Response(text=docs_page(_engine_options_of(request.app[HUB_KEY])), content_type="text/html")
+
+
+def _engine_options_of(hub: Hub) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    return tuple((info.name, info.options) for info in hub.engines())
 
 
 async def run_server(hub: Hub, stop: asyncio.Event) -> None:

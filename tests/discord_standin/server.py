@@ -338,7 +338,12 @@ class Standin:
                 wire.append({"name": key, "type": 11, "value": str(attachment_id)})
             else:
                 wire.append(
-                    {"name": key, "type": 3, "value": value, **({"focused": True} if key == focused else {})}
+                    {
+                        "name": key,
+                        "type": 5 if isinstance(value, bool) else 3,
+                        "value": value,
+                        **({"focused": True} if key == focused else {}),
+                    }
                 )
         if sub is not None:
             wire = [{"name": sub, "type": 1, "options": wire}]

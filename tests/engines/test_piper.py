@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engines.base import AudioChunk, SynthesisRequest
+from engines.core.errors import ConfigError, EngineError, InvalidOption
+from engines.core.interface import AudioChunk, SynthesisRequest
 from engines.piper.engine import PiperEngine
 from engines.piper.phonemize import EspeakPhonemizer, phoneme_ids, split_sentences
 from engines.piper.voices import normalize_language
-from hub.errors import ConfigError, EngineError
 
 REAL = "en_US-joe-medium"
 HOP = 64  # samples per phoneme id of the tiny voice (at length_scale 1)
@@ -282,10 +282,10 @@ def test_tiny_voice_speakers_by_name_and_id(tiny: PiperEngine) -> None:
     assert alice == pytest.approx(0.05, rel=0.05) and default == pytest.approx(alice, rel=0.01)
     assert bob == pytest.approx(0.10, rel=0.05)
     assert carol == pytest.approx(0.15, rel=0.05) and two == pytest.approx(carol, rel=0.01)
-    with pytest.raises(EngineError, match=r"no speaker 'dave'.*alice, bob, carol") as err:
+    with pytest.raises(InvalidOption, match=r"no speaker 'dave'.*alice, bob, carol") as err:
         say(tiny, "hello", "en_GB-trio-x_low", speaker="dave")
-    assert err.value.param == "speaker"
-    with pytest.raises(EngineError, match="no speaker '3'"):
+    assert (err.value.param, err.value.status) == ("options.speaker", 400)
+    with pytest.raises(InvalidOption, match="no speaker '3'"):
         say(tiny, "hello", "en_GB-trio-x_low", speaker="3")
 
 

@@ -12,7 +12,7 @@ import onnxruntime as ort
 import pypinyin  # noqa: F401 - voxhub[zipvoice], in the test extra: missing must fail, not skip
 import pytest
 
-from engines.base import SynthesisRequest, VoiceReference
+from engines.core.interface import SynthesisRequest, VoiceReference
 from engines.zipvoice import engine as engine_module
 from engines.zipvoice.engine import ZipVoiceEngine
 from engines.zipvoice.pipeline import Prompt, chunk_tokens, cross_fade, target_frames
@@ -223,7 +223,7 @@ def test_variants_precisions_and_request_options(model_dir: Path, prompt_bytes: 
 def test_cpu_synthesis_never_imports_gpu_runtimes(model_dir: Path, tmp_path: Path) -> None:
     script = f"""
 import sys, numpy as np
-from engines.base import SynthesisRequest, VoiceReference
+from engines.core.interface import SynthesisRequest, VoiceReference
 from engines.zipvoice.engine import ZipVoiceEngine
 from tests.engines.test_zipvoice_dsp import speechlike
 e = ZipVoiceEngine({{"model_dir": {str(model_dir)!r}, "steps": 2}})
@@ -240,13 +240,13 @@ print("GPU MODULES", bad)
 
 
 def test_engine_errors_name_the_fix(model_dir: Path, engine: ZipVoiceEngine, prompt_bytes: bytes) -> None:
-    from hub.errors import EngineError
+    from engines.core.errors import EngineError, InvalidOption
 
     with pytest.raises(EngineError, match=r"no transcript.*--transcript"):
         engine.prepare_voice(VoiceReference("bob", reference_clip().tobytes(), RATE, ""))
     with pytest.raises(EngineError, match="no preset voices"):
         engine.synthesize(SynthesisRequest("Hi.", "nobody"), lambda: False)
-    with pytest.raises(EngineError, match="steps"):
+    with pytest.raises(InvalidOption, match=r"options\.steps = 'many' is not valid for the zipvoice engine"):
         engine.synthesize(
             SynthesisRequest("Hi.", "anna", prompt=prompt_bytes, options={"steps": "many"}), lambda: False
         )

@@ -13,11 +13,11 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from engines.base import SynthesisRequest, VoiceReference
+from engines.core.errors import ConfigError
+from engines.core.interface import SynthesisRequest, VoiceReference
 from engines.zipvoice import runtimes
 from engines.zipvoice.engine import ZipVoiceEngine, ZipVoiceOptions
 from engines.zipvoice.models import installed, model_files
-from hub.errors import ConfigError
 from tests.engines.test_zipvoice_dsp import speechlike
 from tests.zipvoice_graphs import install_tiny_models
 
@@ -90,13 +90,13 @@ def test_options_are_coerced_from_environment_strings_and_checked() -> None:
     assert ZipVoiceOptions.parse({"guidance": ""}).resolved().guidance == 3.0
     assert ZipVoiceOptions.parse({"model": "zipvoice"}).resolved().steps == 16
     for bad, message in [
-        ({"steps": "many"}, "engines.zipvoice.steps = 'many' is not a valid int"),
+        ({"steps": "many"}, "engines.zipvoice.steps = 'many' is not valid: use an integer >= 0"),
         ({"model": "zipvoice2"}, "engines.zipvoice.model = 'zipvoice2' is not valid: use one of zipvoice, zipvoice-distill"),
         ({"precision": "fp16"}, "use one of fp32, int8"),
         ({"precision": "int8", "runtime": "tensorrt"}, 'set precision = "fp32"'),
         ({"stepz": 4}, "unknown key(s) engines.zipvoice.stepz"),
-        ({"steps": -1}, "steps must be >= 0"),
-        ({"guidance": "nan"}, "not a valid float"),
+        ({"steps": -1}, "steps = -1 is not valid: use an integer >= 0"),
+        ({"guidance": "nan"}, "guidance = 'nan' is not valid: use a number >= 0"),
     ]:  # fmt: skip
         with pytest.raises(ConfigError) as caught:
             ZipVoiceOptions.parse(bad)

@@ -42,7 +42,10 @@ def test_english_becomes_ipa_with_stress_spaces_and_punctuation(tokenizer: Token
 
 
 def test_english_numbers_are_read_as_words(tokenizer: Tokenizer) -> None:
-    with_digits = "".join(tokenizer.encode("I have 3 apples and 21 pears!")[0])
+    # The hub reads numbers out (hub.text.normalize) before the engine sees the text.
+    from hub.text import normalize
+
+    with_digits = "".join(tokenizer.encode(normalize("I have 3 apples and 21 pears!"))[0])
     spelled = "".join(tokenizer.encode("I have three apples and twenty-one pears!")[0])
     assert with_digits == spelled
     assert "θɹˈiː" in with_digits and with_digits.endswith("!")

@@ -4,6 +4,7 @@ attachment checks, and start-up with a bad token. Voice channel playback: test_d
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -101,7 +102,7 @@ def test_enroll_from_an_attachment_stores_the_voice_and_reports_its_quality(bot:
     clip = speech(_daemon(bot).url, PASSAGE)
     attachment = bot.attach("mum.wav", clip, "audio/wav")
     interaction = bot.command(
-        FIRST, ALICE, "voice", {"name": "mum", "clip": ("attachment", attachment)}, "enroll"
+        FIRST, ALICE, "voice", {"name": "mum", "clip": ("attachment", attachment), "consent": True}, "enroll"
     )
     reply = bot.final_reply(interaction, timeout=120)
     assert "mum" in reply.content, reply.body
@@ -111,7 +112,9 @@ def test_enroll_from_an_attachment_stores_the_voice_and_reports_its_quality(bot:
     assert "SNR" in measured and "speech" in measured
     listing = bot.final_reply(bot.command(FIRST, BOB, "voice", {}, "list"))
     assert "mum" in next(f["value"] for f in listing.embeds[0]["fields"] if f["name"] == "cloned")
-    again = bot.command(FIRST, ALICE, "voice", {"name": "mum", "clip": ("attachment", attachment)}, "enroll")
+    again = bot.command(
+        FIRST, ALICE, "voice", {"name": "mum", "clip": ("attachment", attachment), "consent": True}, "enroll"
+    )
     assert "exists already" in bot.final_reply(again, timeout=120).content
 
 
@@ -119,7 +122,11 @@ def test_enroll_of_silence_is_rejected_with_the_reason_and_stores_nothing(bot: S
     silence = wav_bytes(np.zeros(16000 * 6, dtype=np.float32), 16000)
     attachment = bot.attach("quiet.wav", silence, "audio/wav")
     interaction = bot.command(
-        FIRST, ALICE, "voice", {"name": "quiet", "clip": ("attachment", attachment)}, "enroll"
+        FIRST,
+        ALICE,
+        "voice",
+        {"name": "quiet", "clip": ("attachment", attachment), "consent": True},
+        "enroll",
     )
     reply = bot.final_reply(interaction, timeout=120)
     assert "nothing was stored" in reply.content
@@ -128,10 +135,30 @@ def test_enroll_of_silence_is_rejected_with_the_reason_and_stores_nothing(bot: S
     assert "quiet" not in str(listing.embeds)
 
 
+def test_enroll_without_consent_is_refused_saying_how(bot: Standin) -> None:
+    attachment = bot.attach("dad.wav", speech(_daemon(bot).url, PASSAGE), "audio/wav")
+    interaction = bot.command(
+        FIRST, ALICE, "voice", {"name": "dad", "clip": ("attachment", attachment)}, "enroll"
+    )
+    reply = bot.final_reply(interaction, timeout=120)
+    assert "needs its owner's permission" in reply.content and "consent: True" in reply.content, reply.content
+    listing = bot.final_reply(bot.command(FIRST, BOB, "voice", {}, "list"))
+    assert "dad" not in str(listing.embeds)
+
+
+def test_the_consent_is_recorded_with_the_discord_user(bot: Standin) -> None:
+    attachment = bot.attach("gran.wav", speech(_daemon(bot).url, PASSAGE), "audio/wav")
+    enroll = {"name": "gran", "clip": ("attachment", attachment), "consent": True}
+    bot.final_reply(bot.command(FIRST, ALICE, "voice", enroll, "enroll"), timeout=120)
+    with urllib.request.urlopen(f"{_daemon(bot).api}/voices/gran", timeout=30) as response:
+        consent = json.loads(response.read())["consent"]
+    assert (consent["surface"], consent["user"], consent["confirmed"]) == ("discord", str(ALICE.id), True)
+
+
 def test_enroll_needs_manage_server(bot: Standin) -> None:
     attachment = bot.attach("x.wav", speech(_daemon(bot).url, "Hello."), "audio/wav")
     interaction = bot.command(
-        FIRST, BOB, "voice", {"name": "sneaky", "clip": ("attachment", attachment)}, "enroll"
+        FIRST, BOB, "voice", {"name": "sneaky", "clip": ("attachment", attachment), "consent": True}, "enroll"
     )
     reply = bot.final_reply(interaction)
     assert reply.ephemeral and "Manage Server" in reply.content
@@ -188,7 +215,7 @@ def test_voice_use_remembers_a_members_voice_and_refuses_unknown_ones(bot: Stand
 def test_remove_deletes_a_cloned_voice_for_managers_only(bot: Standin) -> None:
     attachment = bot.attach("temp.wav", speech(_daemon(bot).url, PASSAGE), "audio/wav")
     enrolled = bot.command(
-        FIRST, ALICE, "voice", {"name": "temp", "clip": ("attachment", attachment)}, "enroll"
+        FIRST, ALICE, "voice", {"name": "temp", "clip": ("attachment", attachment), "consent": True}, "enroll"
     )
     assert "temp" in bot.final_reply(enrolled, 120).content
     refused = bot.final_reply(bot.command(FIRST, BOB, "voice", {"name": "temp"}, "remove"))

@@ -37,7 +37,10 @@ def tone_wav(seconds: float = 2.0, pitch: float = 220.0) -> bytes:
 
 
 def multipart(fields: dict[str, str], clip: bytes) -> tuple[bytes, str]:
-    """What an HTML form posts (the shape a no-cors fetch from any web page can send)."""
+    """What an HTML form posts (the shape a no-cors fetch from any web page can send). Enrollments confirm the
+    speaker's consent unless the fields say otherwise (tests/integration/test_consent.py covers refusals)."""
+    if "name" in fields:
+        fields = {"consent": "true", **fields}
     boundary = uuid.uuid4().hex
     parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
              for k, v in fields.items()]  # fmt: skip

@@ -153,10 +153,10 @@ def test_enroll_over_mqtt_adds_the_voice_to_home_assistant_and_removal_takes_it_
     since = len(probe.messages)
     # By URL, without a transcript: voxhub downloads the clip and transcribes it. The clip URL is on
     # loopback: fetched only because its host name is on enroll.allowed_hosts.
-    refused = probe.request("enroll", {"name": "mqtt-mum", "url": said["url"]})
+    refused = probe.request("enroll", {"consent": True, "name": "mqtt-mum", "url": said["url"]})
     assert refused["status"] == "error" and refused["code"] == "bad_url", refused
     url = said["url"].replace("//127.0.0.1:", "//localhost:")
-    result = probe.request("enroll", {"name": "mqtt-mum", "url": url})
+    result = probe.request("enroll", {"consent": True, "name": "mqtt-mum", "url": url})
     assert result["status"] == "ok", result
     assert result["voice"]["name"] == "mqtt-mum" and result["voice"]["kind"] == "cloned"
     assert result["report"]["verdict"] in ("accept", "warn"), result
@@ -201,7 +201,9 @@ def test_a_leftover_entity_of_a_voice_that_is_gone_is_removed(broker: Broker, pr
 def test_the_select_picks_the_announcement_voice(broker: Broker, daemon: Daemon, probe: Probe) -> None:
     clip = _speech_clip(probe, PASSAGE.replace("passport", "password"))
     assert (
-        probe.request("enroll", {"name": "mqtt-dad", "audio_b64": base64.b64encode(clip).decode()})["status"]
+        probe.request(
+            "enroll", {"consent": True, "name": "mqtt-dad", "audio_b64": base64.b64encode(clip).decode()}
+        )["status"]
         == "ok"
     )
     since = len(probe.messages)
@@ -296,9 +298,20 @@ def test_check_over_mqtt(probe: Probe) -> None:
     assert any(f["code"] == "too_short" for f in result["report"]["findings"]), result
 
 
+def test_enrolling_without_consent_is_refused_and_says_how(probe: Probe, daemon: Daemon) -> None:
+    result = probe.request("enroll", {"name": "mqtt-nobody", "audio_b64": base64.b64encode(b"RIFF").decode()})
+    assert result["status"] == "error" and result["code"] == "consent_required", result
+    assert '"consent": true' in result["error"] and "permission" in result["error"], result
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(f"{daemon.api}/voices/mqtt-nobody")
+    assert caught.value.code == 404
+
+
 def test_a_rejected_clip_is_an_error_with_its_report_and_stores_nothing(probe: Probe, daemon: Daemon) -> None:
     short = _speech_clip(probe, "Hi.")
-    result = probe.request("enroll", {"name": "mqtt-short", "audio_b64": base64.b64encode(short).decode()})
+    result = probe.request(
+        "enroll", {"consent": True, "name": "mqtt-short", "audio_b64": base64.b64encode(short).decode()}
+    )
     assert result["status"] == "error" and "nothing was stored" in result["error"], result
     assert result["report"]["verdict"] == "reject"
     with pytest.raises(urllib.error.HTTPError) as caught:
@@ -322,11 +335,13 @@ def test_malformed_payloads_get_error_results_and_the_adapter_keeps_going(
     assert typo["status"] == "error" and "txet" in typo["error"] and "text" in typo["error"], typo
 
     huge = base64.b64encode(b"\0" * (2 << 20)).decode()  # the test daemon allows 1 MB clips
-    oversize = probe.request("enroll", {"name": "too-big", "audio_b64": huge})
+    oversize = probe.request("enroll", {"consent": True, "name": "too-big", "audio_b64": huge})
     assert oversize["status"] == "error" and oversize["code"] == "too_large", oversize
     assert "max_audio_mb" in oversize["error"]
 
-    noise = probe.request("enroll", {"name": "noise", "audio_b64": base64.b64encode(b"not audio").decode()})
+    noise = probe.request(
+        "enroll", {"consent": True, "name": "noise", "audio_b64": base64.b64encode(b"not audio").decode()}
+    )
     assert noise["status"] == "error" and noise["code"] == "bad_audio", noise
 
     for bad in ("a/#", "..", "kitchen/../status", "a/b"):

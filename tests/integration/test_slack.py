@@ -21,6 +21,7 @@ import pytest
 import soundfile as sf
 
 from tests.conftest import FAKE_ONLY, REPO, Daemon, decode, start_daemon, words
+from tests.integration.test_http_openai import get_json
 from tests.slack_standin import (
     APP_TOKEN,
     BOT_TOKEN,
@@ -251,7 +252,7 @@ def test_a_mention_in_a_channel_with_a_clip_gets_the_report_in_its_thread(
 def alice(standin: SlackStandIn, daemon: Daemon) -> dict[str, Any]:
     """`enroll alice` with ten seconds of the Piper voice, DM'd to the bot by an admin; the thread reply."""
     clip = http_speech(daemon, PASSAGE, DEFAULT_VOICE)
-    event = share(standin, daemon, "enroll alice", clip)
+    event = share(standin, daemon, "enroll alice consent", clip)
     return thread_reply(standin, event)
 
 
@@ -285,9 +286,25 @@ def test_a_silent_clip_is_rejected_in_the_thread_and_nothing_is_stored(
 ) -> None:
     rng = np.random.default_rng(3)
     silence = wav(rng.normal(0, 1e-4, 5 * 24000), 24000)
-    reply = thread_reply(standin, share(standin, daemon, "enroll quiet", silence))
+    reply = thread_reply(standin, share(standin, daemon, "enroll quiet consent", silence))
     assert "Voice `quiet` was *not* stored" in reply["text"] and "*Verdict: reject*" in reply["text"], reply
     assert not voice_exists(daemon, "quiet")
+
+
+def test_enrolling_without_consent_is_refused_and_the_reply_says_how(
+    standin: SlackStandIn, daemon: Daemon
+) -> None:
+    clip = http_speech(daemon, PASSAGE, DEFAULT_VOICE)
+    reply = thread_reply(standin, share(standin, daemon, "enroll carol", clip))
+    assert "Voice `carol` was *not* stored" in reply["text"] and "`enroll carol consent`" in reply["text"], (
+        reply
+    )
+    assert not voice_exists(daemon, "carol")
+
+
+def test_the_consent_is_recorded_with_the_slack_user(daemon: Daemon, alice: dict[str, Any]) -> None:
+    consent = get_json(daemon, "/v1/voices/alice")["consent"]
+    assert consent["confirmed"] is True and (consent["surface"], consent["user"]) == ("slack", "UADMIN")
 
 
 def test_check_reports_on_a_clip_without_storing_it(standin: SlackStandIn, daemon: Daemon) -> None:
@@ -298,7 +315,7 @@ def test_check_reports_on_a_clip_without_storing_it(standin: SlackStandIn, daemo
 
 
 def test_only_voice_managers_may_enroll_and_remove(standin: SlackStandIn, daemon: Daemon, alice: Any) -> None:
-    reply = thread_reply(standin, share(standin, daemon, "enroll bob", b"RIFF....", user="UPLAIN"))
+    reply = thread_reply(standin, share(standin, daemon, "enroll bob consent", b"RIFF....", user="UPLAIN"))
     assert "Only voice managers" in reply["text"], reply
     removal = response_to(standin, say_voice(standin, daemon, "remove alice", user="UPLAIN"))
     assert "Only voice managers" in removal["text"]
@@ -308,7 +325,7 @@ def test_only_voice_managers_may_enroll_and_remove(standin: SlackStandIn, daemon
 def test_a_file_that_is_not_audio_is_refused_before_downloading(
     standin: SlackStandIn, daemon: Daemon
 ) -> None:
-    event = share(standin, daemon, "enroll notes", b"%PDF-1.4", name="notes.pdf", mimetype="application/pdf",
+    event = share(standin, daemon, "enroll notes consent", b"%PDF-1.4", name="notes.pdf", mimetype="application/pdf",
                   filetype="pdf")  # fmt: skip
     reply = thread_reply(standin, event)
     assert "not an audio file (application/pdf)" in reply["text"], reply

@@ -118,7 +118,7 @@ def test_kill_9_during_writes_leaves_a_consistent_library(daemon_factory: object
         n = 0
         while not stop.is_set():
             name = f"v{worker}-{n}"
-            body = json.dumps({"name": name, "audio_b64": base64.b64encode(_clip(2.0, 200 + n)).decode(),
+            body = json.dumps({"name": name, "consent": True, "audio_b64": base64.b64encode(_clip(2.0, 200 + n)).decode(),
                                "transcript": f"voice number {n}"})  # fmt: skip
             try:
                 status, _, _ = post(daemon, "/v1/voices", body.encode())

@@ -119,7 +119,7 @@ CLIP_TEXT = "This is my own voice. I am reading a few sentences aloud, so that v
 @pytest.fixture(scope="module")
 def speech_clip() -> bytes:
     """A few seconds of real speech (the offline Piper voice), so enrollment's quality check accepts it."""
-    from engines.base import SynthesisRequest
+    from engines.core.interface import SynthesisRequest
     from engines.piper import PiperEngine
 
     engine = PiperEngine({"threads": 0})
@@ -132,7 +132,9 @@ def speech_clip() -> bytes:
 
 
 def enroll(daemon: Daemon, name: str, clip: bytes) -> None:
-    body = json.dumps({"name": name, "audio_b64": base64.b64encode(clip).decode(), "transcript": CLIP_TEXT})
+    body = json.dumps(
+        {"name": name, "audio_b64": base64.b64encode(clip).decode(), "transcript": CLIP_TEXT, "consent": True}
+    )
     request = urllib.request.Request(
         daemon.url + "/v1/voices",
         data=body.encode(),

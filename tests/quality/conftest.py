@@ -34,7 +34,7 @@ def wav_bytes(samples: np.ndarray, rate: int = RATE, subtype: str = "PCM_16") ->
 @pytest.fixture(scope="session")
 def piper_clip() -> np.ndarray:
     """About 10 s of the offline Piper voice reading TEXT, at 24 kHz."""
-    from engines.base import SynthesisRequest
+    from engines.core.interface import SynthesisRequest
     from engines.piper.engine import PiperEngine
 
     engine = PiperEngine({})

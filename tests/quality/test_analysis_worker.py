@@ -90,7 +90,8 @@ def test_models_stay_out_of_the_daemon_and_the_worker_exits_when_idle(
     after_check = _rss_mib(daemon.proc.pid)
 
     status, voice = _post(
-        f"{daemon.api}/voices", {"name": "worker-test", "audio_b64": base64.b64encode(clip).decode()}
+        f"{daemon.api}/voices",
+        {"name": "worker-test", "consent": True, "audio_b64": base64.b64encode(clip).decode()},
     )
     assert status == 201, voice
     after_enroll = _rss_mib(daemon.proc.pid)

@@ -40,7 +40,12 @@ def test_voices_add_refuses_a_rejected_clip(
     tmp_path: Path, piper_clip: np.ndarray, degrade: dict, write_clip: Callable[..., Path]
 ) -> None:
     result = voxhub(
-        tmp_path, "voices", "add", "quiet", str(write_clip("silent.wav", degrade["silent"](piper_clip)))
+        tmp_path,
+        "voices",
+        "add",
+        "quiet",
+        "--consent",
+        str(write_clip("silent.wav", degrade["silent"](piper_clip))),
     )
     assert result.returncode == 2 and "nothing was stored" in result.stderr and "no speech" in result.stderr
     listed = voxhub(tmp_path, "voices", "list")

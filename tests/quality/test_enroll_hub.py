@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hub.api import Hub
+from hub.api import Consent, Hub
 from hub.enroll import ClipRejected
 from hub.errors import BadAudio, VoiceExists
 from hub.settings import load_settings
 from tests.conftest import FAKE_ONLY
 from tests.quality.conftest import RATE, wav_bytes
+
+CONSENT = Consent("test")
 
 
 @pytest.fixture
@@ -29,18 +31,18 @@ async def hub(tmp_path: Path, toolkit: object) -> AsyncIterator[Hub]:
 async def test_rejected_enrollment_leaves_the_library_unchanged(
     hub: Hub, piper_clip: np.ndarray, degrade: dict
 ) -> None:
-    await hub.enroll("joe", wav_bytes(piper_clip))
+    await hub.enroll("joe", wav_bytes(piper_clip), consent=CONSENT)
     before = [(v.name, v.languages) for v in await hub.list_voices()]
     stored = await hub.voice_details("joe")
     with pytest.raises(ClipRejected) as caught:
-        await hub.enroll("joe", wav_bytes(degrade["clipped"](piper_clip)), replace=True)
+        await hub.enroll("joe", wav_bytes(degrade["clipped"](piper_clip)), replace=True, consent=CONSENT)
     error = caught.value
     assert error.status == 422 and "nothing was stored" in error.message and "clipped" in error.message
     assert error.extra["quality"]["verdict"] == "reject"
     with pytest.raises(ClipRejected):
-        await hub.enroll("newcomer", wav_bytes(degrade["silent"](piper_clip)))
+        await hub.enroll("newcomer", wav_bytes(degrade["silent"](piper_clip)), consent=CONSENT)
     with pytest.raises(BadAudio):
-        await hub.enroll("newcomer", b"this is not audio at all")
+        await hub.enroll("newcomer", b"this is not audio at all", consent=CONSENT)
     assert [(v.name, v.languages) for v in await hub.list_voices()] == before
     assert await hub.voice_details("joe") == stored  # the accepted voice is untouched
 
@@ -48,15 +50,15 @@ async def test_rejected_enrollment_leaves_the_library_unchanged(
 async def test_enrollment_stores_prompt_transcript_embedding_and_report(
     hub: Hub, piper_clip: np.ndarray, espeak_clips: dict[str, np.ndarray]
 ) -> None:
-    voice = await hub.enroll("joe", wav_bytes(piper_clip))
+    voice = await hub.enroll("joe", wav_bytes(piper_clip), consent=CONSENT)
     assert voice.kind == "cloned" and voice.languages == ("en",)
     details = await hub.voice_details("joe")
     assert details["quality"]["verdict"] == "accept" and "dinner is ready" in details["transcript"].lower()
     assert details["has_embedding"] and 3 <= details["reference_seconds"] <= 12
     with pytest.raises(VoiceExists):
-        await hub.enroll("joe", wav_bytes(piper_clip))
+        await hub.enroll("joe", wav_bytes(piper_clip), consent=CONSENT)
     # The same speaker again under another name: accepted, with a near-duplicate warning.
-    await hub.enroll("joe-again", wav_bytes(piper_clip[len(piper_clip) // 4 :]))
+    await hub.enroll("joe-again", wav_bytes(piper_clip[len(piper_clip) // 4 :]), consent=CONSENT)
     again = await hub.voice_details("joe-again")
     codes = [f["code"] for f in again["quality"]["findings"]]
     assert "near_duplicate" in codes and again["quality"]["details"]["near_duplicates"][0]["voice"] == "joe"

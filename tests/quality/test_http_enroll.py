@@ -74,7 +74,7 @@ def _voices(daemon: Daemon) -> list[str]:
 
 
 def test_enroll_show_and_remove_over_http(daemon: Daemon, piper_clip: np.ndarray) -> None:
-    created = _post_form(f"{daemon.api}/voices", {"name": "joe"}, wav_bytes(piper_clip))
+    created = _post_form(f"{daemon.api}/voices", {"name": "joe", "consent": "true"}, wav_bytes(piper_clip))
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["quality"]["verdict"] == "accept" and "kitchen table" in body["transcript"].lower()
@@ -107,7 +107,7 @@ def test_bad_uploads_get_clear_errors_and_change_nothing(
     clean = wav_bytes(piper_clip)
 
     def post(payload: bytes, name: str = "bad") -> Reply:
-        return _post_form(f"{daemon.api}/voices", {"name": name}, payload)
+        return _post_form(f"{daemon.api}/voices", {"name": name, "consent": "true"}, payload)
 
     not_audio = post(b"<html>definitely not audio</html>" * 50)
     assert not_audio.status_code == 400 and not_audio.json()["error"]["code"] == "bad_audio"
@@ -120,7 +120,9 @@ def test_bad_uploads_get_clear_errors_and_change_nothing(
     assert silent.json()["error"]["quality"]["findings"][0]["code"] == "no_speech"
     bad_name = post(clean, name="../etc/passwd")
     assert bad_name.status_code == 400 and bad_name.json()["error"]["code"] == "invalid_voice_name"
-    private = _post_json(f"{daemon.api}/voices", {"name": "bad", "url": "http://127.0.0.1:9/x.wav"})
+    private = _post_json(
+        f"{daemon.api}/voices", {"name": "bad", "url": "http://127.0.0.1:9/x.wav", "consent": True}
+    )
     assert private.status_code == 400 and "loopback" in private.json()["error"]["message"]
     assert _voices(daemon) == before
     assert _get(f"{daemon.url}/health").status_code == 200  # still running

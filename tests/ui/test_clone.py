@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,12 @@ def test_record_check_save_and_list_a_voice(ui_daemon: Daemon, speech_wav: Path)
         driver.find_element(By.ID, "clone-name").send_keys("mic-test")
         save = driver.find_element(By.ID, "clone-save")
         assert save.is_enabled()
+        save.click()  # without the consent box ticked the form does not submit
+        consent = driver.find_element(By.ID, "clone-consent")
+        assert consent.get_attribute("required") is not None and not consent.is_selected()
+        time.sleep(1)
+        assert not voice_card(driver, "mic-test")
+        consent.click()
         save.click()
         wait(driver, lambda d: voice_card(d, "mic-test"), 60, "the saved voice is not listed")
         assert browser.console_errors(driver) == []
@@ -67,6 +74,7 @@ def test_record_check_save_and_list_a_voice(ui_daemon: Daemon, speech_wav: Path)
     assert stored["kind"] == "cloned"
     assert stored["transcript"] == "The quick brown fox jumps over the lazy dog."
     assert stored["reference_seconds"] > 4
+    assert stored["consent"]["confirmed"] is True and stored["consent"]["surface"] == "http"
 
 
 def test_a_rejected_clip_cannot_be_saved(ui_daemon: Daemon, driver: Any, tmp_path: Path) -> None:

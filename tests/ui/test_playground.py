@@ -87,7 +87,7 @@ def _enroll(daemon: Daemon, name: str) -> None:
     buffer = io.BytesIO()
     sf.write(buffer, 0.3 * np.sin(2 * np.pi * 220 * t).astype(np.float32), 24000, format="WAV")
     body = json.dumps({"name": name, "audio_b64": base64.b64encode(buffer.getvalue()).decode(),
-                       "transcript": "a tone"}).encode()  # fmt: skip
+                       "transcript": "a tone", "consent": True}).encode()  # fmt: skip
     request = urllib.request.Request(daemon.api + "/voices", body, {"Content-Type": "application/json"})
     with urllib.request.urlopen(request) as response:
         assert response.status == 201

@@ -30,15 +30,69 @@ def test_adapters_import_only_the_hub_facade() -> None:
     assert offenders == []
 
 
-def test_the_hub_never_imports_an_engine_implementation() -> None:
-    # Engines run in worker processes; the daemon imports only their contract and registry, and the CLI
-    # an engine's model-file manifest (`engines.NAME.models`, for `voxhub models pull`).
-    allowed = {"engines", "engines.base", "engines.protocol"}
+def _all_imports(path: Path) -> list[str]:
+    """Every module a file imports, at any depth (function-local imports too), relative ones resolved."""
+    package = ".".join(path.relative_to(REPO).with_suffix("").parts[:-1])
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, *([base] if base else [])])
+            names.append(base)
+            names += [f"{base}.{alias.name}" for alias in node.names if base == "engines"]
+    return names
+
+
+def test_the_hub_imports_only_the_engine_core_and_the_registry() -> None:
+    # Engines run in worker processes; the daemon imports their shared core and the registry (`engines`),
+    # and the CLI an engine's model-file manifest (`engines.NAME.models`, for `voxhub models pull`).
+    def allowed(name: str) -> bool:
+        return (
+            name in ("engines", "engines.ENGINES", "engines.MODEL_SOURCES", "engines.load_engine_class")
+            or name.startswith("engines.core")
+            or (name.endswith(".models") and name.count(".") == 2)
+        )
+
     offenders = [
         f"{path.relative_to(REPO)} imports {name}"
         for path in sorted((REPO / "hub").rglob("*.py"))
-        for name in _imports(path)
-        if name.split(".")[0] == "engines" and name not in allowed and not name.endswith(".models")
+        for name in _all_imports(path)
+        if name.split(".")[0] == "engines" and not allowed(name)
+    ]
+    assert offenders == []
+
+
+def test_engines_import_only_the_core_and_themselves() -> None:
+    # A worker runs in the engine's own environment, where the hub is not importable: an engine imports
+    # engines.core, its own package and its own dependencies, never hub.*, adapters.* or another engine.
+    offenders = []
+    for path in sorted((REPO / "engines").rglob("*.py")):
+        rel = path.relative_to(REPO).parts
+        own = ".".join(rel[:2]).removesuffix(".py")  # engines.piper, engines.fake, engines.worker ...
+        for name in _all_imports(path):
+            own_or_core = name.startswith(("engines.core", own + ".")) or name in (
+                "engines",
+                own,
+                "engines.load_engine_class",
+            )
+            if name.split(".")[0] in ("hub", "adapters", "tests") or (
+                name.startswith("engines") and not own_or_core
+            ):
+                offenders.append(f"{path.relative_to(REPO)} imports {name}")
+    assert offenders == []
+
+
+def test_the_core_imports_no_engine() -> None:
+    offenders = [
+        f"{path.relative_to(REPO)} imports {name}"
+        for path in sorted((REPO / "engines" / "core").rglob("*.py"))
+        for name in _all_imports(path)
+        if name.split(".")[0] in ("hub", "adapters")
+        or (name.startswith("engines.") and not name.startswith("engines.core"))
     ]
     assert offenders == []
 

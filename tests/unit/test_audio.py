@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 from av.audio.stream import AudioStream
 
-from engines.base import AudioChunk
+from engines.core.interface import AudioChunk
 from hub import audio
 from hub.errors import BadAudio, UnsupportedFormat
 

@@ -87,4 +87,7 @@ def test_bad_engine_option_stops_start_up_naming_the_key(tmp_path: Path) -> None
         timeout=60,
     )
     assert result.returncode == 2
-    assert b"configuration error: engines.piper.threads must be an integer" in result.stderr
+    assert (
+        b"configuration error: engines.piper.threads = 'lots' is not valid: use an integer >= 0"
+        in result.stderr
+    )

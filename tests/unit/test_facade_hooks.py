@@ -10,11 +10,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from hub.api import ConfigError, Hub
+from hub.api import ConfigError, Consent, Hub
 from hub.errors import VoiceNotFound
 from hub.http.server import create_app
 from hub.settings import load_settings
 from tests.conftest import FAKE_ONLY
+
+CONSENT = Consent("test")
 
 
 @pytest.fixture
@@ -57,7 +59,7 @@ async def test_user_voice_is_checked_remembered_and_dropped_when_the_voice_goes(
     with pytest.raises(VoiceNotFound, match="fake-low"):
         await hub.set_user_voice("discord", "1", "fake-lo")  # a typo: close matches named
     assert await hub.user_voice("discord", "1") is None  # nothing stored
-    await hub.enroll("mum", _tone_wav())
+    await hub.enroll("mum", _tone_wav(), consent=CONSENT)
     await hub.set_user_voice("discord", "1", "mum")
     assert await hub.user_voice("discord", "1") == "mum"
     assert await hub.user_voice("slack", "1") is None  # per platform

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from adapters.mqtt import commands
 from adapters.wyoming.server import STREAM_LIMIT, MalformedEvent, read_event
-from engines.base import AudioChunk
+from engines.core.interface import AudioChunk
 from hub import audio
 from hub.errors import BadAudio
 from hub.text import PrefixScanner

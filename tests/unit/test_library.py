@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import hub.library as library
-from engines.base import VoiceInfo
+from engines.core.interface import VoiceInfo
 from hub.errors import InvalidVoiceName, VoiceExists, VoiceNotFound
 from hub.library import Migration, VoiceLibrary, VoiceRecord, validate_voice_name
 

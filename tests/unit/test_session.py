@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from engines.base import AudioChunk
+from engines.core.interface import AudioChunk
 from hub.api import SpeechRequest
 from hub.errors import EmptyText
 from hub.session import SpeechSession, conform_chunk

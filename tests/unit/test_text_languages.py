@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hub.api import Hub, SpeechRequest
+from hub.api import Consent, Hub, SpeechRequest
 from hub.settings import load_settings
 from hub.text import normalize, prepare
 from tests.conftest import FAKE_ONLY
@@ -123,7 +123,7 @@ async def _engine_texts(hub: Hub, voice: str, text: str, monkeypatch: pytest.Mon
     submit = pool.submit
 
     async def spy(*jobs: Any) -> Any:
-        sent.extend(job.data["request"]["text"] for job in jobs if job.kind == "synthesize")  # not prompts
+        sent.extend(job.data["text"] for job in jobs if job.kind == "synthesize")  # not prompts
         return await submit(*jobs)
 
     monkeypatch.setattr(pool, "submit", spy)
@@ -137,9 +137,9 @@ async def _engine_texts(hub: Hub, voice: str, text: str, monkeypatch: pytest.Mon
 async def test_a_cloned_voices_language_decides_how_numbers_are_read(
     hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await hub.enroll("oma", _tone_wav(), language="de")
-    await hub.enroll("mamie", _tone_wav(), language="fr")
-    await hub.enroll("nobody", _tone_wav())  # no language: English, as before
+    await hub.enroll("oma", _tone_wav(), language="de", consent=Consent("test"))
+    await hub.enroll("mamie", _tone_wav(), language="fr", consent=Consent("test"))
+    await hub.enroll("nobody", _tone_wav(), consent=Consent("test"))  # no language: English, as before
     text = "Es sind 3,5 °C."
     assert await _engine_texts(hub, "oma", text, monkeypatch) == ["Es sind drei Komma fünf Grad Celsius."]
     assert await _engine_texts(hub, "mamie", "Il fait 3,5 °C.", monkeypatch) == [

@@ -14,7 +14,7 @@ import soundfile as sf
 import yarl
 from aiohttp.test_utils import TestServer
 
-from hub.api import Hub
+from hub.api import Consent, Hub
 from hub.http.server import create_app
 from hub.settings import load_settings
 from tests.conftest import FAKE_ONLY
@@ -82,7 +82,7 @@ def test_ingress_proxies_must_be_addresses() -> None:
 
 async def test_reference_clip_of_a_cloned_voice_and_none_for_presets(served: tuple[Hub, TestServer]) -> None:
     hub, server = served
-    await hub.enroll("tone", _tone(4.0))
+    await hub.enroll("tone", _tone(4.0), consent=Consent("test"))
     headers = {"Authorization": "Bearer k"}
     async with aiohttp.ClientSession(headers=headers) as session:
         async with session.get(server.make_url("/v1/voices/tone/reference")) as response:

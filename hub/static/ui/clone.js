@@ -108,6 +108,8 @@ export function clonePage() {
     form.append("transcript", $("clone-transcript").value.trim());
     form.append("language", $("clone-language").value.trim());
     if (replace) form.append("replace", "true");
+    // The checkbox is required by the form; the hub refuses an enrollment without it anyway.
+    if ($("clone-consent").checked) form.append("consent", "true");
     $("clone-save").disabled = true;
     try {
       await api("v1/voices", { method: "POST", body: form });

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import abc
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
+
+from engines.core.options import Option
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,10 @@ class EngineInfo:
     """Preset voices."""
     description: str = ""
     """Human label."""
+    options: tuple[Option, ...] = ()
+    """The request options the engine takes (its class's OPTIONS); the hub validates requests against them."""
+    sample_rate: int = 0
+    """Native output rate, 0 when it depends on the voice."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +95,8 @@ class EngineInfo:
             "cloning": self.cloning,
             "voices": [v.to_dict() for v in self.voices],
             "description": self.description,
+            "options": [o.to_dict() for o in self.options],
+            "sample_rate": self.sample_rate,
         }
 
     @classmethod
@@ -98,6 +107,8 @@ class EngineInfo:
             cloning=bool(data["cloning"]),
             voices=tuple(VoiceInfo.from_dict(v) for v in data.get("voices", ())),
             description=data.get("description", ""),
+            options=tuple(Option.from_dict(o) for o in data.get("options", ())),
+            sample_rate=int(data.get("sample_rate", 0)),
         )
 
 
@@ -109,6 +120,16 @@ class VoiceReference:
     audio: bytes
     """Mono float32 little-endian samples of the reference clip."""
     rate: int
+    transcript: str = ""
+    language: str = ""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What the library knows about a cloned voice's reference clip, sent along with every request."""
+
+    name: str
+    rate: int = 0
     transcript: str = ""
     language: str = ""
 
@@ -128,15 +149,30 @@ class SynthesisRequest:
     prompt: bytes | None = None
     """The engine's own prepared prompt for a cloned voice (from `prepare_voice`)."""
     language: str = ""
+    """The language to speak (BCP-47-ish, e.g. `en`); empty = the voice's or the engine's own."""
     options: Mapping[str, Any] = field(default_factory=dict)
-    """Engine-specific options (steps, guidance, seed, ...)."""
+    """Engine-specific options, already checked against the engine's OPTIONS by the hub."""
+    reference: Reference | None = None
+    """For a cloned voice: its reference clip's transcript and language."""
 
 
 StopCheck = Callable[[], bool]
 
 
+class Stop(threading.Event):
+    """A job's cancellation flag: call it (a StopCheck) or hand it to libraries that take an Event."""
+
+    def __call__(self) -> bool:
+        return self.is_set()
+
+
 class Engine(abc.ABC):
     """A TTS engine, hosted in a worker process. One request at a time; the worker serializes calls."""
+
+    OPTIONS: ClassVar[tuple[Option, ...]] = ()
+    """Request options, declared once: the hub validates `options` against them and lists them."""
+    REQUIREMENTS: ClassVar[tuple[str, ...]] = ()
+    """Pinned pip requirements of the engine's own environment (`voxhub engines install NAME`)."""
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = config
@@ -151,7 +187,7 @@ class Engine(abc.ABC):
 
     @abc.abstractmethod
     def synthesize(self, request: SynthesisRequest, should_stop: StopCheck) -> Iterator[AudioChunk]:
-        """Yield audio for `request`; stop early (between chunks) when `should_stop()` is true."""
+        """Yield audio for `request`; stop early (between chunks) when `should_stop()` is true (a Stop in a worker)."""
 
     def warm_up(self) -> None:  # noqa: B027 - optional hook
         """Load models now: the worker calls this once after reporting ready, before taking requests."""

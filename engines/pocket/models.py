@@ -1,0 +1,164 @@
+"""Pocket TTS model files: `voxhub models pull pocket-tts`, what is installed, and the config the engine loads.
+
+Layout of the model dir (default DATA_DIR/models/pocket-tts): `config.yaml` (the package's English config with
+every path made local), `model.safetensors` (the cloning checkpoint, gated: accept the terms on its model page
+and pull with a token), `model-without-cloning.safetensors` (public: preset voices only), `tokenizer.json`
+and `voices/NAME.safetensors` (preset voice states). Downloads are resumable (huggingface_hub keeps partial
+files) and checked against the repository's sha256; nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from engines.core.errors import ConfigError, VoxhubError
+
+MODEL_NAME = "pocket-tts"
+CLONING_REPO = "kyutai/pocket-tts"
+PUBLIC_REPO = "kyutai/pocket-tts-without-voice-cloning"
+PRESETS = ("alba", "marius", "javert", "jean", "fantine", "cosette", "eponine", "azelma")
+TERMS_URL = f"https://huggingface.co/{CLONING_REPO}"
+
+
+class ModelDownloadError(VoxhubError):
+    """The model could not be downloaded; the message says why and what to do."""
+
+    status = 503
+    type = "server_error"
+    code = "model_download_failed"
+
+
+def default_model_dir(data_dir: Path | None = None) -> Path:
+    """DATA_DIR/models/pocket-tts (the worker learns DATA_DIR from VOXHUB_DATA_DIR)."""
+    base = data_dir or Path(os.environ.get("VOXHUB_DATA_DIR") or "~/.local/share/voxhub").expanduser()
+    return Path(base) / "models" / MODEL_NAME
+
+
+def package_config(language: str = "english") -> dict[str, Any]:
+    """The package's own YAML for `language`, read without importing the package (and torch)."""
+    import yaml
+
+    spec = importlib.util.find_spec("pocket_tts")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelDownloadError("pocket-tts is not installed: pip install 'voxhub[pocket]'")
+    path = Path(next(iter(spec.submodule_search_locations))) / "config" / f"{language}.yaml"
+    return dict(yaml.safe_load(path.read_text()))
+
+
+def _hf(ref: str) -> tuple[str, str, str | None]:
+    """hf://owner/repo/path@rev → (repo, path, revision)."""
+    parts = ref.removeprefix("hf://").split("/")
+    filename, _, revision = "/".join(parts[2:]).partition("@")
+    return "/".join(parts[:2]), filename, revision or None
+
+
+def manifest(language: str = "english") -> list[tuple[str, str, str | None, str, bool]]:
+    """(repo, file, revision, local name, gated) for every file of the model."""
+    config = package_config(language)
+    files = [(*_hf(config["weights_path_without_voice_cloning"]), "model-without-cloning.safetensors", False),
+             (*_hf(config["flow_lm"]["lookup_table"]["tokenizer_path"]), "tokenizer.json", False)]  # fmt: skip
+    public_rev = files[0][2]
+    files += [(PUBLIC_REPO, f"languages/{language}/embeddings/{name}.safetensors", public_rev,
+               f"voices/{name}.safetensors", False) for name in PRESETS]  # fmt: skip
+    files.append((*_hf(config["weights_path"]), "model.safetensors", True))
+    return files
+
+
+def missing_message(model_dir: Path) -> str:
+    """What to do when the model files are not there (offline: where to put them by hand)."""
+    lines = [f"Pocket TTS model files are not in {model_dir}: run `voxhub models pull {MODEL_NAME}` (with "
+             f"--token or HF_TOKEN for the voice-cloning checkpoint, after accepting its terms on {TERMS_URL}). "
+             f"Offline, copy these files there by hand (then run the pull once to write config.yaml):"]  # fmt: skip
+    try:
+        for repo, name, rev, local, gated in manifest():
+            lines.append(f"  {model_dir / local}  <-  https://huggingface.co/{repo}/resolve/{rev or 'main'}/{name}"
+                         + ("  (gated)" if gated else ""))  # fmt: skip
+    except (ModelDownloadError, OSError, KeyError):
+        pass
+    return "\n".join(lines)
+
+
+def effective_config(model_dir: Path) -> tuple[Path, bool]:
+    """The YAML the engine loads, and whether it clones: without the cloning checkpoint, the public one."""
+    import yaml
+
+    path = model_dir / "config.yaml"
+    config = yaml.safe_load(path.read_text())
+    weights = Path(str(config.get("weights_path") or ""))
+    if weights.is_file():
+        return path, True
+    fallback = Path(str(config.get("weights_path_without_voice_cloning") or ""))
+    if not fallback.is_file():
+        raise ConfigError(missing_message(model_dir))
+    config["weights_path"] = str(fallback)
+    effective = model_dir / ".config-without-cloning.yaml"
+    effective.write_text(yaml.safe_dump(config))
+    return effective, False
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fetch(repo: str, name: str, rev: str | None, target: Path, token: str | None) -> None:
+    """One file into `target`: resumable (huggingface_hub's partial files), sha256 checked for LFS files."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
+
+    meta = get_hf_file_metadata(hf_hub_url(repo, name, revision=rev), token=token, timeout=10)
+    if target.is_file() and meta.etag and _sha256(target) == meta.etag.strip('"'):
+        return
+    staging = target.parent / ".download"
+    downloaded = Path(hf_hub_download(repo, name, revision=rev, local_dir=staging, token=token))
+    expected = (meta.etag or "").strip('"')
+    if len(expected) == 64 and _sha256(downloaded) != expected:
+        downloaded.unlink()
+        raise ModelDownloadError(f"{name} failed its checksum and was removed: run the pull again")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(downloaded, target)
+
+
+def pull(model_dir: Path, token: str | None = None, log: Callable[[str], None] = print) -> bool:
+    """Download the model into `model_dir` and write config.yaml; True when the cloning checkpoint came too."""
+    import yaml
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError
+
+    token = token or os.environ.get("HF_TOKEN") or None
+    cloning = True
+    for repo, name, rev, local, gated in manifest():
+        log(f"{repo}/{name} -> {model_dir / local}")
+        try:
+            _fetch(repo, name, rev, model_dir / local, token)
+        except (GatedRepoError, HfHubHTTPError) as exc:
+            status = getattr(getattr(exc, "response", None), "status_code", None)
+            if gated and (isinstance(exc, GatedRepoError) or status in (401, 403)):
+                cloning = False
+                log(f"the voice-cloning checkpoint was refused ({status or 'gated'}): accept the model's terms on "
+                    f"{TERMS_URL} (logged in), then pull again with --token YOUR_TOKEN or HF_TOKEN set. Preset "
+                    "voices work without it.")  # fmt: skip
+                continue
+            raise ModelDownloadError(f"could not download {repo}/{name}: {exc}") from None
+        except (LocalEntryNotFoundError, OSError) as exc:
+            raise ModelDownloadError(f"could not download {repo}/{name} ({type(exc).__name__}: {exc}).\n"
+                                     + missing_message(model_dir)) from None  # fmt: skip
+    config = package_config()
+    config["weights_path"] = str(model_dir / "model.safetensors")
+    config["weights_path_without_voice_cloning"] = str(model_dir / "model-without-cloning.safetensors")
+    config["flow_lm"]["lookup_table"]["tokenizer_path"] = str(model_dir / "tokenizer.json")
+    (model_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    return cloning
+
+
+def installed(model_dir: Path) -> dict[str, Any]:
+    """What `voxhub models list` shows for Pocket TTS."""
+    return {"name": MODEL_NAME, "path": str(model_dir), "installed": (model_dir / "config.yaml").is_file(),
+            "cloning": (model_dir / "model.safetensors").is_file(),
+            "voices": sorted(p.stem for p in (model_dir / "voices").glob("*.safetensors"))}  # fmt: skip
