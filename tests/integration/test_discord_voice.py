@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FAKE_ONLY, words
+from hub.quality import word_error_rate
+from tests.conftest import FAKE_ONLY
 from tests.discord_standin import GUILDS, Standin
 from tests.discord_standin.world import ALICE, BOB, CAROL
 from tests.discord_support import NO_OPUS, opus_loaded, pcm_48k_mono, running_bot
@@ -61,7 +62,7 @@ def test_say_in_a_voice_channel_streams_opus_that_decodes_to_the_text(
     seconds = len(audio) / 48000
     assert 1.5 < seconds < 8, seconds
     heard = transcriber.transcribe(audio, 48000)  # type: ignore[attr-defined]
-    assert words(heard.text) == words(text)
+    assert word_error_rate(text, heard.text) <= 1 / 8, heard.text  # one slip of Whisper base at most
     joined = [r for r in bot.voice_requests if int(r["guild_id"]) == FIRST.id and r["channel_id"]]
     assert int(joined[-1]["channel_id"]) == FIRST.voice_channel and joined[-1]["self_deaf"]
 
@@ -111,7 +112,7 @@ def test_reconnects_after_the_voice_server_drops_the_connection(bot: Standin, tr
     # discord.py's own reconnect can stall ~30 s (its UDP reader); the adapter starts over after 5 s.
     assert packets[0].at - asked < 10.0
     heard = transcriber.transcribe(pcm_48k_mono(packets), 48000)  # type: ignore[attr-defined]
-    assert words(heard.text) == words(text)
+    assert word_error_rate(text, heard.text) <= 1 / 8, heard.text  # one slip of Whisper base at most
 
 
 def test_the_bot_leaves_when_its_channel_empties(bot: Standin) -> None:
