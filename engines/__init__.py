@@ -7,7 +7,7 @@ GPU runtime and the hub process never imports an engine's heavy stack at all. An
 
 from __future__ import annotations
 
-import importlib
+from engines.core.registry import load
 
 ENGINES: dict[str, str] = {
     "piper": "engines.piper.engine:PiperEngine",
@@ -25,9 +25,4 @@ MODEL_SOURCES: dict[str, str] = {
 
 def load_engine_class(name: str) -> type:
     """Import the engine class registered under `name` (lazily); KeyError lists the known engines."""
-    try:
-        target = ENGINES[name]
-    except KeyError:
-        raise KeyError(f"unknown engine {name!r}; known engines: {', '.join(sorted(ENGINES))}") from None
-    module_name, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+    return load(ENGINES, name, "engine")
