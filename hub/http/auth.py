@@ -63,6 +63,12 @@ class FailureLimiter:
         self._failures.setdefault(client, collections.deque(maxlen=self.per_minute)).append(time.monotonic())
 
 
+def bearer_token(request: web.Request) -> str:
+    """The key sent as `Authorization: Bearer KEY`, or "" without one."""
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header[:7].lower() == "bearer " else ""
+
+
 def auth_middleware(settings: HttpSettings, keys: KeyStore, is_open: Callable[[web.Request], bool]) -> Any:
     """The middleware: 401 without a valid key, 403 when its scope is too narrow, 429 after many failures."""
     limiter = FailureLimiter(settings.auth_failures_per_minute)
@@ -72,8 +78,7 @@ def auth_middleware(settings: HttpSettings, keys: KeyStore, is_open: Callable[[w
         if is_open(request) or not (settings.keys_required or await keys.any_keys()):
             return await handler(request)
         client = request.remote or "?"
-        header = request.headers.get("Authorization", "")
-        token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+        token = bearer_token(request)
         if token and (wait := limiter.retry_after(client)) > 0:
             raise TooManyRequests(
                 f"too many wrong API keys from {client}: wait {wait:.0f} s (the limit is "

@@ -6,7 +6,6 @@ the job (its owner, remembered as the key's hash).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -14,7 +13,9 @@ from aiohttp import web
 
 from hub.errors import Forbidden
 from hub.http import uploads
+from hub.http.auth import bearer_token
 from hub.http.guard import AUTHENTICATED
+from hub.keys import digest
 
 JOB_PATHS = ("/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/events", "/v1/jobs/{job_id}/audio")
 
@@ -89,6 +90,5 @@ def add_routes(app: web.Application, hub_key: Any) -> None:
 
 def _owner(request: web.Request) -> str:
     """The hash of the key this request came with ("" without one): who may cancel the job later."""
-    header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header[:7].lower() == "bearer " else ""
-    return hashlib.sha256(token.encode()).hexdigest() if token else ""
+    token = bearer_token(request)
+    return digest(token) if token else ""
