@@ -12,7 +12,6 @@ length). Its voice is cloned from a 5 s clip. Piper speaks its offline voice (it
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import resource
@@ -22,12 +21,12 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.timing import http_speech
 from tests.conftest import start_daemon
 from tests.integration.test_http_guard import multipart, raw, tone_wav
 
@@ -37,20 +36,7 @@ RATE = 24000
 
 def speak(url: str, voice: str, text: str) -> tuple[float, float, int]:
     """(first audio byte s, total s, audio bytes) of one streamed pcm request."""
-    parsed = urlparse(url)
-    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=300)
-    body = json.dumps({"model": "tts-1", "input": text, "voice": voice, "response_format": "pcm"})
-    started = time.perf_counter()
-    conn.request("POST", "/v1/audio/speech", body, {"Content-Type": "application/json"})
-    response = conn.getresponse()
-    assert response.status == 200, response.read()
-    first, size = None, 0
-    while block := response.read1(65536):
-        first = first if first is not None else time.perf_counter() - started
-        size += len(block)
-    conn.close()
-    assert first is not None
-    return first, time.perf_counter() - started, size
+    return http_speech(url, text, "pcm", voice=voice, timeout=300)
 
 
 def worker_peak_mb(daemon_url: str, engine: str) -> float:

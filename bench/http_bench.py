@@ -11,19 +11,17 @@ Runs, in one process and one go (machines here are noisy, so every number is set
 from __future__ import annotations
 
 import argparse
-import http.client
-import json
 import statistics
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.timing import http_speech  # noqa: E402
 from engines.core.interface import SynthesisRequest  # noqa: E402
 from engines.piper import PiperEngine  # noqa: E402
 from hub.text import prepare  # noqa: E402
@@ -47,21 +45,7 @@ def fresh_text(i: int) -> str:
 
 def speak(url: str, text: str) -> tuple[float, float, int]:
     """POST one request; (time to first audio byte, total time, PCM bytes)."""
-    parsed = urlparse(url)
-    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=120)
-    body = json.dumps({"model": "tts-1", "voice": VOICE, "input": text, "response_format": "pcm"})
-    started = time.perf_counter()
-    conn.request("POST", "/v1/audio/speech", body, {"Content-Type": "application/json"})
-    response = conn.getresponse()
-    assert response.status == 200, response.read()
-    first = None
-    size = 0
-    while chunk := response.read1(65536):
-        if first is None:
-            first = time.perf_counter() - started
-        size += len(chunk)
-    conn.close()
-    return first or 0.0, time.perf_counter() - started, size
+    return http_speech(url, text, "pcm", voice=VOICE)
 
 
 def concurrent(url: str, texts: list[str]) -> list[tuple[float, float, int]]:

@@ -39,7 +39,7 @@ def phrase(i: int, kind: str) -> str:
 
 def http_first_byte(url: str, text: str) -> tuple[float, float]:
     """(time to first audio byte, total time) of one wav request over HTTP."""
-    return http_speech(url, text, "wav")
+    return http_speech(url, text, "wav")[:2]
 
 
 def mqtt_latency(probe: Probe, text: str, target: str) -> float:
