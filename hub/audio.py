@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import struct
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import cast
@@ -392,3 +393,25 @@ def decode_audio(
         mono, rate = resample(mono, rate, target_rate), target_rate
     # Lossy decoders overshoot slightly past full scale; callers were promised [-1, 1].
     return np.clip(mono, -1.0, 1.0).astype(np.float32, copy=False), rate
+
+
+async def encode_stream(fmt: str, chunks: AsyncIterator[AudioChunk]) -> AsyncIterator[bytes]:
+    """`chunks` as one `fmt` file, piece by piece as they arrive; compressed formats encode off the event loop.
+    FLAC comes as one exact file at the end: a streamed FLAC cannot carry its length (STREAMINFO comes first)
+    and common readers such as libsndfile then misreport it."""
+    import asyncio
+
+    if fmt == "flac":
+        parts = [chunk async for chunk in chunks]
+        if parts:
+            first = parts[0]
+            whole = AudioChunk(first.rate, first.width, first.channels, b"".join(p.audio for p in parts))
+            yield await asyncio.to_thread(encode, fmt, whole)
+        return
+    encoder: StreamEncoder | None = None
+    offload = fmt not in ("pcm", "wav")  # compressed formats cost real CPU per sentence
+    async for chunk in chunks:
+        encoder = encoder or open_encoder(fmt, chunk.rate, chunk.channels)
+        yield await asyncio.to_thread(encoder.feed, chunk.audio) if offload else encoder.feed(chunk.audio)
+    if encoder is not None:
+        yield await asyncio.to_thread(encoder.finish) if offload else encoder.finish()

@@ -181,8 +181,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from adapters import load_adapter_class
+    from adapters.http import HttpAdapter
     from hub.api import Hub
-    from hub.http.server import run_server
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -202,7 +202,11 @@ async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 await adapter.start()
                 started.append(adapter)
                 hub.register_adapter(config.name, adapter)
-            await run_server(hub, stop)
+            # Last: the other adapters' routes are in (Hub.add_http_route) before the server starts.
+            http = HttpAdapter(hub, settings.http)
+            await http.start()
+            started.append(http)
+            await stop.wait()
         finally:
             for adapter in reversed(started):
                 await adapter.stop()

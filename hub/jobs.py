@@ -237,7 +237,7 @@ class JobRunner:
     async def _chunk(
         self, job_id: str, spec: dict[str, Any], idx: int, text: str, window: asyncio.Semaphore
     ) -> None:
-        from hub.api import SpeechRequest
+        from hub.speech import SpeechRequest
 
         try:
             request = SpeechRequest(text, voice=spec["voice"], speed=spec["speed"], engine=spec["engine"],

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
@@ -26,9 +26,14 @@ from engines.core.interface import AudioChunk
 from hub import audio as audioproc
 from hub import text as textproc
 from hub.errors import EmptyText, InvalidRequest
+from hub.speech import SpeechRequest, SpeechStream
 
-if TYPE_CHECKING:
-    from hub.api import Hub, SpeechRequest
+
+class Synthesizes(Protocol):
+    """What a session submits its sentences to (the Hub)."""
+
+    async def synthesize(self, request: SpeechRequest) -> SpeechStream: ...
+
 
 _END = object()
 
@@ -90,7 +95,7 @@ class SpeechPart:
 class SpeechSession:
     """One client's stream of text: `feed` it as it arrives, `finish` it, iterate its parts in order."""
 
-    def __init__(self, hub: Hub, template: SpeechRequest) -> None:
+    def __init__(self, hub: Synthesizes, template: SpeechRequest) -> None:
         self._hub = hub
         self._template = template
         self._pending = textproc.PrefixScanner()

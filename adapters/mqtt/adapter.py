@@ -8,7 +8,6 @@ import contextlib
 import json
 import logging
 import socket
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -214,12 +213,8 @@ class MqttAdapter:
         return data, stream.voice.name, chunk.seconds, content_type
 
     async def _clip_url(self, clip_id: str) -> str | None:
-        base = self.settings.public_url or self.hub.http_url
-        deadline = time.monotonic() + HTTP_WAIT_S
-        while base is None and time.monotonic() < deadline:
-            # `voxhub serve` binds the HTTP API just after starting adapters; a command can beat it.
-            await asyncio.sleep(0.05)
-            base = self.hub.http_url
+        # `voxhub serve` binds the HTTP API just after starting adapters; a command can beat it.
+        base = self.settings.public_url or await self.hub.wait_http_url(HTTP_WAIT_S)
         if base is None:
             return None
         parts = urlsplit(base.rstrip("/"))

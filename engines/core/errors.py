@@ -24,17 +24,6 @@ class VoxhubError(Exception):
         self.param = param
         self.extra = extra
 
-    def to_openai(self) -> dict[str, Any]:
-        """The body OpenAI's API uses for errors."""
-        error: dict[str, Any] = {
-            "message": self.message,
-            "type": self.type,
-            "param": self.param,
-            "code": self.code,
-        }
-        error.update(self.extra)
-        return {"error": error}
-
 
 class InvalidRequest(VoxhubError):
     status = 400

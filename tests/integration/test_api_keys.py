@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from hub.http.auth import required_scope
-from hub.http.server import create_app
+from adapters.http import create_app
+from adapters.http.auth import required_scope
 from hub.settings import load_settings
 from tests.conftest import FAKE_ONLY, REPO, Daemon
 from tests.integration.test_http_guard import multipart, raw, tone_wav
@@ -39,7 +39,7 @@ def routes() -> list[tuple[str, str]]:
     """Every (method, path template) the daemon's app serves, read from its router."""
     settings = load_settings(env={})
     hub = types.SimpleNamespace(settings=settings, http_routes=[], keys=None)
-    app = create_app(hub)  # type: ignore[arg-type]
+    app = create_app(hub, settings.http)  # type: ignore[arg-type]
     found = {(r.method, r.resource.canonical) for r in app.router.routes() if r.resource is not None}
     assert {("POST", "/v1/voices"), ("DELETE", "/v1/voices/{name}"), ("POST", "/v1/audio/speech")} <= found
     assert {

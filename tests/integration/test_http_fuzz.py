@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from adapters.http import create_app
 from hub.api import Hub
-from hub.http.server import create_app
 from hub.settings import load_settings
 from tests.conftest import FAKE_ONLY
 
@@ -86,7 +86,7 @@ class InProcess:
 
     async def _start(self) -> TestClient[Any, Any]:
         hub = await self.opened.__aenter__()
-        client = TestClient(TestServer(create_app(hub)))
+        client = TestClient(TestServer(create_app(hub, hub.settings.http)))
         await client.start_server()
         return client
 

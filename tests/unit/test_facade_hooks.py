@@ -10,9 +10,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from adapters.http import create_app
 from hub.api import ConfigError, Consent, Hub
 from hub.errors import VoiceNotFound
-from hub.http.server import create_app
 from hub.settings import load_settings
 from tests.conftest import FAKE_ONLY
 
@@ -37,7 +37,7 @@ async def test_adapter_routes_are_served_and_only_public_ones_skip_the_key(hub: 
     hub.add_http_route("GET", "/adapter/private", private)
     with pytest.raises(ConfigError, match="two adapters"):
         hub.add_http_route("POST", "/slack/events", signed, public=True)
-    server = TestServer(create_app(hub))
+    server = TestServer(create_app(hub, hub.settings.http))
     await server.start_server()
     try:
         async with aiohttp.ClientSession() as session:

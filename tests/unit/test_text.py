@@ -427,7 +427,7 @@ def test_prepare_refuses_empty(text: str) -> None:
         prepare(text, max_chars=100)
     assert caught.value.param == "input"
     assert caught.value.message == "input is empty: send the text to speak in `input`"
-    assert caught.value.to_openai()["error"]["code"] == "empty_input"
+    assert caught.value.code == "empty_input"
 
 
 @pytest.mark.parametrize("text", ["👍", "🎉 🎉\n✅", "...", "**", "- \n> "])

@@ -14,8 +14,8 @@ import soundfile as sf
 import yarl
 from aiohttp.test_utils import TestServer
 
+from adapters.http import create_app
 from hub.api import Consent, Hub
-from hub.http.server import create_app
 from hub.settings import load_settings
 from tests.conftest import FAKE_ONLY
 
@@ -23,7 +23,7 @@ from tests.conftest import FAKE_ONLY
 async def _serve(tmp_path: Path, **env: str) -> AsyncIterator[tuple[Hub, TestServer]]:
     settings = load_settings(env={**FAKE_ONLY, "VOXHUB_DATA_DIR": str(tmp_path), **env})
     async with Hub.open(settings) as hub:
-        server = TestServer(create_app(hub))
+        server = TestServer(create_app(hub, hub.settings.http))
         await server.start_server()
         try:
             yield hub, server
@@ -55,7 +55,7 @@ async def test_ui_files_load_without_a_key_and_the_api_does_not(served: tuple[Hu
             async with session.get(server.make_url(path)) as response:
                 assert response.status == 200, path
         # The open /ui/ prefix must not open anything outside the UI's folder.
-        outside = yarl.URL(str(server.make_url("/ui/%2e%2e/%2e%2e/http/server.py")), encoded=True)
+        outside = yarl.URL(str(server.make_url("/ui/%2e%2e/%2e%2e/app.py")), encoded=True)
         async with session.get(outside) as response:
             assert response.status in (401, 403, 404) and b"def create_app" not in await response.read()
         async with session.get(server.make_url("/v1/voices")) as response:

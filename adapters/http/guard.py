@@ -25,14 +25,13 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
-from hub.errors import Forbidden
-from hub.http.errors import Handler
-from hub.settings import HttpSettings
+from adapters.http.errors import Handler
+from hub.api import Forbidden, HttpSettings
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _RequestKey = getattr(web, "RequestKey", None)  # aiohttp >= 3.13 warns about plain string keys
 AUTHENTICATED: Any = _RequestKey("voxhub.key_scope", str) if _RequestKey else "voxhub.key_scope"
-"""Set on a request by the key check (hub.http.auth) when it carried a valid key: the guard lets it pass."""
+"""Set on a request by the key check (adapters.http.auth) when it carried a valid key: the guard lets it pass."""
 _WILDCARDS = ("0.0.0.0", "::", "")
 
 

@@ -6,9 +6,7 @@ import html
 from functools import cache
 from typing import Any
 
-from engines.core.options import Option
-from hub import __version__
-from hub.audio import FORMATS
+from hub.api import OUTPUT_FORMATS, VERSION
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 CONSENT = {"type": "boolean", "description": "Required: true confirms the speaker consented to their voice being "
@@ -38,7 +36,8 @@ _REASONS = {
 }
 
 
-EngineOptions = tuple[tuple[str, tuple[Option, ...]], ...]
+EngineOptions = tuple[tuple[str, tuple[Any, ...]], ...]
+"""(engine name, its request options: engines.core.options.Option, as EngineInfo.options holds them)."""
 """(engine name, its declared options) for every running engine."""
 
 
@@ -71,7 +70,7 @@ def openapi_spec(engine_options: EngineOptions = ()) -> dict[str, Any]:
                 "type": "string",
                 "description": "A voxhub voice or an OpenAI alias (alloy, echo, ...)",
             },
-            "response_format": {"type": "string", "enum": list(FORMATS), "default": "mp3"},
+            "response_format": {"type": "string", "enum": list(OUTPUT_FORMATS), "default": "mp3"},
             "speed": {"type": "number", "minimum": 0.25, "maximum": 4.0, "default": 1.0},
             "stream_format": {"type": "string", "enum": ["audio", "sse"], "default": "audio"},
             "speaker": {
@@ -104,7 +103,7 @@ def openapi_spec(engine_options: EngineOptions = ()) -> dict[str, Any]:
     ok_json = {"description": "OK", "content": {"application/json": {}}}
     return {
         "openapi": "3.1.0",
-        "info": {"title": "voxhub", "version": __version__, "description": "OpenAI-compatible speech API of voxhub"},
+        "info": {"title": "voxhub", "version": VERSION, "description": "OpenAI-compatible speech API of voxhub"},
         "components": {
             "schemas": {"SpeechRequest": speech, "Voice": voice, "Error": error},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -176,7 +175,7 @@ def openapi_spec(engine_options: EngineOptions = ()) -> dict[str, Any]:
                     "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
                         "input": {"type": "string"}, "input_format": {"type": "string", "enum": ["text", "markdown", "epub"]},
                         "items": {"type": "array"}, "voice": {"type": "string"}, "format": {"type": "string",
-                        "enum": ["m4b", "m4a", "zip", *FORMATS]}, "speed": {"type": "number"}, "options": {"type": "object"},
+                        "enum": ["m4b", "m4a", "zip", *OUTPUT_FORMATS]}, "speed": {"type": "number"}, "options": {"type": "object"},
                         "webhook": {}}}}}},
                     "responses": {"202": ok_json, **_errors(400, 401, 403, 404, 413, 415)},
                 },

@@ -1,6 +1,6 @@
 """The web UI: static pages under /ui/, and who may reach the API through Home Assistant ingress.
 
-The pages are plain HTML/CSS/JS modules in hub/static/ui (no build step, no CDN). Every URL they use is
+The pages are plain HTML/CSS/JS modules in adapters/http/static/ui (no build step, no CDN). Every URL they use is
 relative, so the same files work at http://host:8700/ui/ and under the Supervisor's
 /api/hassio_ingress/<token>/ prefix.
 """
@@ -12,9 +12,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from hub.settings import HttpSettings
+from hub.api import HttpSettings
 
-STATIC = Path(__file__).resolve().parent.parent / "static" / "ui"
+STATIC = Path(__file__).resolve().parent / "static" / "ui"
 UI_PREFIX = "/ui/"
 INGRESS_HEADER = "X-Ingress-Path"
 

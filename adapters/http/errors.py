@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
-from hub.errors import EngineUnavailable, TooManyRequests, VoxhubError
+from hub.api import EngineUnavailable, TooManyRequests, VoxhubError
 
 log = logging.getLogger("voxhub.http")
 
@@ -17,13 +18,20 @@ _HTTP_TYPES = {401: "invalid_request_error", 404: "invalid_request_error", 405: 
                413: "invalid_request_error", 415: "invalid_request_error"}  # fmt: skip
 
 
+def openai_error(exc: VoxhubError) -> dict[str, Any]:
+    """The body OpenAI's API uses for errors: message, type, param, code (and the error's extra fields)."""
+    return {
+        "error": {"message": exc.message, "type": exc.type, "param": exc.param, "code": exc.code, **exc.extra}
+    }
+
+
 def error_response(exc: VoxhubError) -> web.Response:
     headers = {}
     if isinstance(exc, (EngineUnavailable, TooManyRequests)):
         headers["Retry-After"] = str(max(1, round(exc.retry_after)))
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    return web.json_response(exc.to_openai(), status=exc.status, headers=headers)
+    return web.json_response(openai_error(exc), status=exc.status, headers=headers)
 
 
 def http_error(status: int, message: str, code: str, param: str | None = None) -> web.Response:

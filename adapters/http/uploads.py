@@ -13,14 +13,22 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from hub.api import Hub
-from hub.errors import BadAudio, InvalidRequest, UploadTooLarge, WrongContentType
+from hub.api import BadAudio, Hub, InvalidRequest, UploadTooLarge, WrongContentType
 
 FIELD_SLACK = 64 << 10
 """Room for the form fields and multipart boundaries beside the clip itself."""
 FILE_FIELDS = ("file", "audio")
 TEXT_FIELD_LIMIT = 64 << 10
 """The largest text field of a multipart upload (a transcript of a 30 s clip is well under 1 KiB)."""
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """A JSON request's body as an object; another Content-Type is refused naming the one to send."""
+    if request.content_type != "application/json":
+        raise WrongContentType(
+            f"Content-Type must be application/json, got {request.content_type or 'none'!r}: send a JSON body"
+        )
+    return await read_json_object(request)
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
@@ -45,7 +53,7 @@ def _too_large(limit: int, claimed: int | None = None) -> UploadTooLarge:
 
 async def read_clip(request: web.Request, hub: Hub) -> tuple[bytes, dict[str, Any]]:
     """The clip's bytes and the other fields of the request (strings, or JSON values)."""
-    limit = int(hub.settings.enroll.max_upload_mb * (1 << 20))
+    limit = hub.max_upload_bytes
     claimed = request.content_length
     if claimed is not None and claimed > limit + FIELD_SLACK:
         raise _too_large(limit, claimed)

@@ -16,17 +16,15 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.errors import Forbidden, TooManyRequests, Unauthorized
-from hub.http.errors import Handler
-from hub.http.guard import AUTHENTICATED
-from hub.keys import KeyStore
-from hub.settings import HttpSettings
+from adapters.http.errors import Handler
+from adapters.http.guard import AUTHENTICATED
+from hub.api import Forbidden, HttpSettings, Hub, TooManyRequests, Unauthorized
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SPEAK_ROUTES = frozenset({("POST", "/v1/audio/speech"), ("POST", "/v1/quality"), ("POST", "/v1/jobs"),
                           ("DELETE", "/v1/jobs/{job_id}")})  # fmt: skip
 """Non-read routes a `speak` key may call: they synthesize or analyse and store no voice. A job's DELETE
-checks further that a `speak` key is the one that created the job (hub.http.jobs)."""
+checks further that a `speak` key is the one that created the job (adapters.http.jobs)."""
 _WINDOW_S = 60.0
 _MAX_CLIENTS = 10_000
 
@@ -69,13 +67,13 @@ def bearer_token(request: web.Request) -> str:
     return header[7:].strip() if header[:7].lower() == "bearer " else ""
 
 
-def auth_middleware(settings: HttpSettings, keys: KeyStore, is_open: Callable[[web.Request], bool]) -> Any:
+def auth_middleware(settings: HttpSettings, hub: Hub, is_open: Callable[[web.Request], bool]) -> Any:
     """The middleware: 401 without a valid key, 403 when its scope is too narrow, 429 after many failures."""
     limiter = FailureLimiter(settings.auth_failures_per_minute)
 
     @web.middleware
     async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if is_open(request) or not (settings.keys_required or await keys.any_keys()):
+        if is_open(request) or not (settings.keys_required or await hub.keys_in_use()):
             return await handler(request)
         client = request.remote or "?"
         token = bearer_token(request)
@@ -85,7 +83,7 @@ def auth_middleware(settings: HttpSettings, keys: KeyStore, is_open: Callable[[w
                 f"http.auth_failures_per_minute = {limiter.per_minute})",
                 retry_after=wait,
             )
-        scope = await keys.scope(token) if token else None
+        scope = await hub.key_scope(token) if token else None
         if scope is None:
             if token:  # a wrong key is a guess; a missing one is not
                 limiter.fail(client)

@@ -7,39 +7,34 @@ the job (its owner, remembered as the key's hash).
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from aiohttp import web
 
-from hub.errors import Forbidden
-from hub.http import uploads
-from hub.http.auth import bearer_token
-from hub.http.guard import AUTHENTICATED
-from hub.keys import digest
+from adapters.http import uploads
+from adapters.http.auth import bearer_token
+from adapters.http.context import HUB_KEY
+from adapters.http.guard import AUTHENTICATED
+from hub.api import Forbidden, key_digest
 
 JOB_PATHS = ("/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/events", "/v1/jobs/{job_id}/audio")
 
 
-def add_routes(app: web.Application, hub_key: Any) -> None:
+def add_routes(app: web.Application) -> None:
     async def create(request: web.Request) -> web.Response:
-        hub = request.app[hub_key]
-        if request.content_type != "application/json":
-            from hub.errors import WrongContentType
-
-            raise WrongContentType("Content-Type must be application/json: send the job as a JSON body")
-        body = await uploads.read_json_object(request)
+        hub = request.app[HUB_KEY]
+        body = await uploads.json_body(request)
         job_id = await hub.jobs.submit(body, owner=_owner(request))
         status = await hub.jobs.status(job_id)
         return web.json_response(status, status=202, headers={"Location": f"/v1/jobs/{job_id}"})
 
     async def listing(request: web.Request) -> web.Response:
-        return web.json_response({"object": "list", "data": await request.app[hub_key].jobs.list()})
+        return web.json_response({"object": "list", "data": await request.app[HUB_KEY].jobs.list()})
 
     async def status(request: web.Request) -> web.Response:
-        return web.json_response(await request.app[hub_key].jobs.status(request.match_info["job_id"]))
+        return web.json_response(await request.app[HUB_KEY].jobs.status(request.match_info["job_id"]))
 
     async def cancel(request: web.Request) -> web.Response:
-        jobs, job_id = request.app[hub_key].jobs, request.match_info["job_id"]
+        jobs, job_id = request.app[HUB_KEY].jobs, request.match_info["job_id"]
         owner = await jobs.owner(job_id)
         if request.get(AUTHENTICATED) == "speak" and owner != _owner(request):
             raise Forbidden("only the key that created this job, or an admin key, may cancel it",
@@ -49,14 +44,14 @@ def add_routes(app: web.Application, hub_key: Any) -> None:
     async def audio(request: web.Request) -> web.Response:
         # ?format= renders the same finished job another way (an m4b job's chapters as a zip, say)
         wanted = request.query.get("format")
-        data, content_type, fmt = await request.app[hub_key].jobs.audio(request.match_info["job_id"], wanted)
+        data, content_type, fmt = await request.app[HUB_KEY].jobs.audio(request.match_info["job_id"], wanted)
         name = f"{request.match_info['job_id']}.{fmt}"
         return web.Response(body=data, content_type=content_type,
                             headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
 
     async def events(request: web.Request) -> web.StreamResponse:
         """Server-sent events: `progress` after each chunk, then one `done`/`failed`/`cancelled` event."""
-        jobs, job_id = request.app[hub_key].jobs, request.match_info["job_id"]
+        jobs, job_id = request.app[HUB_KEY].jobs, request.match_info["job_id"]
         queue = jobs.listen(job_id)  # before reading the state: an end in between still arrives
         try:
             current = await jobs.status(job_id)
@@ -91,4 +86,4 @@ def add_routes(app: web.Application, hub_key: Any) -> None:
 def _owner(request: web.Request) -> str:
     """The hash of the key this request came with ("" without one): who may cancel the job later."""
     token = bearer_token(request)
-    return digest(token) if token else ""
+    return key_digest(token) if token else ""
