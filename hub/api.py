@@ -49,6 +49,7 @@ from hub.keys import KeyStore
 from hub.library import VoiceLibrary, VoiceRecord, validate_voice_name
 from hub.metrics import Metrics
 from hub.quality import QualityReport, headline_numbers
+from hub.rules import OUTPUT_FORMATS, VOICE_NAME, check_format, check_speed, check_text, check_voice_name
 from hub.scheduler import Job, Priority
 from hub.session import SpeechPart, SpeechSession, conform_chunk
 from hub.settings import Settings, parse_section
@@ -61,7 +62,9 @@ VERSION = __version__
 # What adapters may use, besides the Hub itself: they import nothing else from voxhub.
 __all__ = [
     "AUDIO_FORMATS",
+    "OUTPUT_FORMATS",
     "VERSION",
+    "VOICE_NAME",
     "AudioChunk",
     "ConfigError",
     "Consent",
@@ -76,6 +79,10 @@ __all__ = [
     "TaskSet",
     "VoiceInfo",
     "VoxhubError",
+    "check_format",
+    "check_speed",
+    "check_text",
+    "check_voice_name",
     "conform_chunk",
     "headline_numbers",
     "parse_section",
