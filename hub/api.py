@@ -43,7 +43,7 @@ from hub.hosting import AdapterHost, HttpRoute
 from hub.keys import KeyStore, digest
 from hub.library import VoiceLibrary
 from hub.quality import QualityReport, headline_numbers
-from hub.rules import OUTPUT_FORMATS, check_format, check_speed, check_text, check_voice_name
+from hub.rules import OUTPUT_FORMATS, VOICE_NAME, check_format, check_speed, check_text, check_voice_name
 from hub.scheduler import Priority
 from hub.session import SpeechPart, SpeechSession, conform_chunk
 from hub.settings import HttpSettings, Settings, parse_section
@@ -60,7 +60,7 @@ AUDIO_FORMATS = OUTPUT_FORMATS
 
 # What adapters may use, besides the Hub itself: they import nothing else from voxhub.
 __all__ = [
-    "AUDIO_FORMATS", "OUTPUT_FORMATS", "VERSION", "AudioChunk", "BadAudio", "ConfigError", "Consent",
+    "AUDIO_FORMATS", "OUTPUT_FORMATS", "VERSION", "VOICE_NAME", "AudioChunk", "BadAudio", "ConfigError", "Consent",
     "EngineInfo", "EngineUnavailable", "Forbidden", "HttpRoute", "HttpSettings", "Hub", "InvalidRequest",
     "NotFound", "Priority", "QualityReport", "SpeechPart", "SpeechRequest", "SpeechSession", "SpeechStream",
     "TaskSet", "TooManyRequests", "Unauthorized", "UnsupportedFormat", "UploadTooLarge", "VoiceInfo",

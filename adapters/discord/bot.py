@@ -13,8 +13,8 @@ from discord import app_commands
 
 from adapters.discord import clips, commands, replies
 from adapters.discord.playback import GuildPlayer, SayJob
-from adapters.discord.settings import DiscordSettings
-from hub.api import Consent, Hub, Priority, SpeechRequest, VoxhubError
+from adapters.discord.settings import SECTION, DiscordSettings
+from hub.api import Consent, Hub, Priority, SpeechRequest, VoxhubError, check_text
 
 log = logging.getLogger("voxhub.discord")
 
@@ -90,10 +90,11 @@ class VoxhubBot(discord.AutoShardedClient):
         if wait > 0:
             await reply(interaction, f"⏳ Slow down: try again in {wait:.0f} s.")
             return
-        if len(text) > self.settings.max_chars:
-            await reply(
-                interaction, f"❌ That is {len(text)} characters; the limit is {self.settings.max_chars}."
-            )
+        try:
+            check_text(text, max_chars=self.settings.max_chars, param="text", setting=f"{SECTION}.max_chars")
+        except VoxhubError as exc:
+            too_long = f"❌ That is {len(text)} characters; the limit is {self.settings.max_chars}."
+            await reply(interaction, too_long if exc.code == "input_too_long" else replies.error_text(exc))
             return
         try:
             name = (

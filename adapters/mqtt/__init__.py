@@ -2,7 +2,8 @@
 
 Topics (prefix `voxhub`): `say`, `enroll`, `check` (JSON commands, results on `.../result`), audio on
 `audio/<target>`, availability on `status`. Modules: settings (keys and topics), commands (payloads),
-discovery (Home Assistant configs), client (paho-mqtt on asyncio), adapter (the translation to the Hub).
+discovery (Home Assistant configs), client (paho-mqtt on asyncio), adapter (lifetime and message
+routing), handlers (what each command does on the Hub), voices (the announcement voice and HA entities).
 """
 
 from adapters.mqtt.adapter import MqttAdapter

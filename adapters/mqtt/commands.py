@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.mqtt.settings import valid_level, valid_target
-from hub.api import AUDIO_FORMATS, VoxhubError
+from hub.api import VoxhubError, check_format, check_speed
 
 
 class BadCommand(VoxhubError):
@@ -150,19 +150,20 @@ def parse_say(payload: bytes, *, max_bytes: int) -> Say:
             command_id=command_id,
         )
     fmt = _get(body, "format", str, command_id)
-    if fmt is not None and fmt not in AUDIO_FORMATS:
-        raise BadCommand(
-            f"`format` {fmt!r} is not supported: use one of {', '.join(AUDIO_FORMATS)}",
-            command_id=command_id,
-            code="unsupported_format",
-        )
+    speed = _get(body, "speed", (int, float), command_id, 1.0)
+    try:
+        if fmt is not None:
+            check_format(fmt, param="format")
+        speed = check_speed(speed)
+    except VoxhubError as exc:  # the hub's own rule and wording, with this command's id
+        raise BadCommand(exc.message, command_id=command_id, code=exc.code) from None
     return Say(
         text=text,
         id=command_id,
         voice=_get(body, "voice", str, command_id),
         target=target,
         format=fmt,
-        speed=float(_get(body, "speed", (int, float), command_id, 1.0)),
+        speed=speed,
     )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from hub.api import AUDIO_FORMATS, ConfigError, parse_section
+from hub.api import ConfigError, VoxhubError, check_format, parse_section
 
 SECTION = "adapters.mqtt"
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
@@ -102,11 +102,10 @@ class MqttSettings:
                 )
         if not self.client_id:
             raise ConfigError(f"{SECTION}.client_id must not be empty: pick a name unique on your broker")
-        if self.audio_format not in AUDIO_FORMATS:
-            raise ConfigError(
-                f"{SECTION}.audio_format = {self.audio_format!r} is not supported: use one of "
-                f"{', '.join(AUDIO_FORMATS)}"
-            )
+        try:
+            check_format(self.audio_format, param=f"{SECTION}.audio_format")
+        except VoxhubError as exc:
+            raise ConfigError(exc.message) from None
         if self.keepalive_s < 5:
             raise ConfigError(f"{SECTION}.keepalive_s = {self.keepalive_s} is too short: use 5 or more")
         if not 0 < self.reconnect_min_s <= self.reconnect_max_s:

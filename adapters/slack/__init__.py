@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from hub.api import ConfigError, Hub, parse_section
+from hub.api import ConfigError, Hub, VoxhubError, check_format, parse_section
 
 log = logging.getLogger("voxhub.slack")
 
 SECTION = "adapters.slack"
 EVENTS_PATH = "/slack/events"
-OUTPUT_FORMATS = ("mp3", "opus")
+SLACK_FORMATS = ("mp3", "opus")
+"""The output formats Slack plays inline (a subset of the hub's)."""
 MODES = ("auto", "socket", "http")
 RETRY_MIN_S, RETRY_MAX_S = 2.0, 60.0
 
@@ -75,10 +76,12 @@ class SlackSettings:
                 f"{SECTION}.api_url = {self.api_url!r} must be an http(s) URL ending in '/', "
                 "e.g. https://slack.com/api/"
             )
-        if self.audio_format not in OUTPUT_FORMATS:
+        try:
+            check_format(self.audio_format, param=f"{SECTION}.audio_format", allowed=SLACK_FORMATS)
+        except VoxhubError:
             raise ConfigError(
                 f"{SECTION}.audio_format = {self.audio_format!r} is not supported: use mp3 or opus (Ogg)"
-            )
+            ) from None
         if self.max_chars < 1:
             raise ConfigError(f"{SECTION}.max_chars must be positive (got {self.max_chars})")
         if self.max_clip_mb <= 0:

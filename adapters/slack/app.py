@@ -15,8 +15,8 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack import commands, files
-from hub.api import Consent, Hub, SpeechRequest, TaskSet, VoxhubError
+from adapters.slack import SECTION, commands, files
+from hub.api import Consent, Hub, SpeechRequest, TaskSet, VoxhubError, check_text
 
 if TYPE_CHECKING:
     from adapters.slack import SlackSettings
@@ -143,10 +143,14 @@ class SlackBot:
         if not say.text:
             await tell("Nothing to say: `/say TEXT` or `/say NAME: TEXT` (`/voice help` for more).")
             return
-        if len(say.text) > self.settings.max_chars:
+        try:
+            check_text(
+                say.text, max_chars=self.settings.max_chars, param="text", setting=f"{SECTION}.max_chars"
+            )
+        except VoxhubError:  # the text is there (checked above): it is too long
             await tell(
                 f":warning: That is {len(say.text)} characters; `/say` takes at most {self.settings.max_chars} "
-                "(adapters.slack.max_chars). Split it into shorter messages."
+                f"({SECTION}.max_chars). Split it into shorter messages."
             )
             return
         voice = say.voice or await self.hub.user_voice("slack", user) or self.settings.default_voice or None

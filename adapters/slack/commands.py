@@ -7,11 +7,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from hub.api import headline_numbers
+from hub.api import VOICE_NAME, headline_numbers
 
 # A voice name as the library allows it, then a colon: `/say alice: Hello`. The colon must not start
 # `//` (a pasted URL) and the name must be followed by text.
-_VOICE_PREFIX = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]{0,63}):(?!//)\s*(\S.*)$", re.DOTALL)
+_VOICE_PREFIX = re.compile(rf"^\s*({VOICE_NAME.pattern}):(?!//)\s*(\S.*)$", re.DOTALL)
 # Slack's markup for mentions, channels and links: <@U123>, <@U123|ann>, <#C1|general>, <https://x|label>.
 _MARKUP = re.compile(r"<([@#!]?)([^>|]*)(?:\|([^>]*))?>")
 FIRST_WORDS = 8

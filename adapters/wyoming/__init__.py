@@ -2,7 +2,8 @@
 
 `describe` lists one TTS program with every voice (presets and cloned, all engines); `synthesize` and the
 streaming `synthesize-start/-chunk/-stop` events are translated to the Hub facade at INTERACTIVE priority.
-Configured under [adapters.wyoming]; the protocol handling lives in server.py, discovery in discovery.py.
+Configured under [adapters.wyoming]; a connection's events are handled in server.py
+(framing in events.py, the describe answer in describe.py), zeroconf discovery in discovery.py.
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ class WyomingAdapter:
 
     async def start(self) -> None:
         """Bind, print `voxhub wyoming listening on URI`, and announce over zeroconf if enabled."""
-        from adapters.wyoming.server import STREAM_LIMIT, WyomingConnection, refuse
+        from adapters.wyoming.events import STREAM_LIMIT, refuse
+        from adapters.wyoming.server import WyomingConnection
 
         def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             client = _client_address(writer)

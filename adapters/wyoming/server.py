@@ -5,14 +5,14 @@ Home Assistant's call sequences (homeassistant/components/wyoming/tts.py):
 - streaming: synthesize-start, synthesize-chunk (LLM deltas)..., synthesize (the full text, for old
   servers: ignored here), synthesize-stop -> for each sentence as soon as it is synthesized audio-start,
   chunks, audio-stop; then synthesize-stopped, which Home Assistant reads until, so it is always sent.
-Errors become `error` events (text + code) and the connection goes on.
+Errors become `error` events (text + code) and the connection goes on. Reading events is events.py,
+the `info` answer to describe is describe.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,118 +21,16 @@ from wyoming.audio import AudioChunk as WyomingChunk
 from wyoming.audio import AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event, async_write_event
-from wyoming.info import Attribution, Describe, Info, TtsProgram
+from wyoming.info import Describe
 from wyoming.ping import Ping, Pong
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
 
 from adapters.wyoming import WyomingSettings
-from hub.api import (
-    VERSION,
-    AudioChunk,
-    Hub,
-    Priority,
-    SpeechRequest,
-    SpeechSession,
-    VoiceInfo,
-    VoxhubError,
-    conform_chunk,
-)
+from adapters.wyoming.describe import info_event
+from adapters.wyoming.events import MalformedEvent, error_event, linger, read_event
+from hub.api import AudioChunk, Hub, Priority, SpeechRequest, SpeechSession, VoxhubError, conform_chunk
 
 log = logging.getLogger("voxhub.wyoming")
-
-STREAM_LIMIT = 1 << 20
-"""Longest header line accepted (asyncio's default of 64 KiB is short for a long text sent inline)."""
-VOXHUB_URL = "https://github.com/voxhub/voxhub"
-DEFAULT_MAX_FRAME = 4 << 20
-LINGER_S, LINGER_BYTES = 1.0, 8 << 20
-
-
-class MalformedEvent(Exception):
-    """An event the protocol cannot make sense of; answered with an `error` event."""
-
-    fatal = False
-    """True: the stream cannot be trusted to go on (the connection is closed after the error event)."""
-    code = "malformed_event"
-
-
-class FrameTooLarge(MalformedEvent):
-    """A header line or a claimed data/payload length over the limits: refused before it is read."""
-
-    fatal = True
-    code = "frame_too_large"
-
-
-async def read_event(reader: asyncio.StreamReader, max_frame_bytes: int = DEFAULT_MAX_FRAME) -> Event | None:
-    """The next event, None at end of stream; MalformedEvent for bad framing (the stream stays usable
-    unless the error is `fatal`: a frame over the limits is never read into memory)."""
-    try:
-        line = await reader.readline()
-    except ValueError:  # over STREAM_LIMIT: asyncio has dropped what it buffered
-        raise FrameTooLarge(f"event header longer than {STREAM_LIMIT} bytes") from None
-    if not line:
-        return None
-    try:
-        header = json.loads(line)
-    except ValueError:
-        raise MalformedEvent("event header is not JSON: send one JSON object per line") from None
-    if not isinstance(header, dict) or not isinstance(header.get("type"), str):
-        raise MalformedEvent('event header needs a string "type", e.g. {"type": "describe"}')
-    data = header.get("data") or {}
-    data_length, payload_length = header.get("data_length") or 0, header.get("payload_length") or 0
-    if not isinstance(data_length, int) or not isinstance(payload_length, int):
-        raise MalformedEvent("data_length and payload_length must be integers")
-    if data_length < 0 or payload_length < 0:
-        raise FrameTooLarge("data_length and payload_length must not be negative")
-    if data_length + payload_length > max_frame_bytes:
-        raise FrameTooLarge(
-            f"{header['type']!r} claims {data_length + payload_length} bytes of data and payload, over the "
-            f"{max_frame_bytes}-byte limit (adapters.wyoming.max_frame_bytes)"
-        )
-    if data_length > 0:
-        extra = await reader.readexactly(data_length)
-        try:
-            more = json.loads(extra)
-        except ValueError:
-            raise MalformedEvent(f"the data of {header['type']!r} is not JSON") from None
-        data = {**data, **more} if isinstance(data, dict) and isinstance(more, dict) else None
-    payload = await reader.readexactly(payload_length) if payload_length > 0 else None
-    if not isinstance(data, dict):
-        raise MalformedEvent(f"the data of {header['type']!r} must be a JSON object")
-    return Event(type=header["type"], data=data, payload=payload)
-
-
-async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Before closing on a bad frame: say we are done and discard (never keep) what is still arriving for a
-    moment, so the close is not a reset that destroys the error event on its way to the client."""
-    with contextlib.suppress(Exception):
-        if writer.can_write_eof():
-            writer.write_eof()
-        deadline = asyncio.get_running_loop().time() + LINGER_S
-        discarded = 0
-        while discarded < LINGER_BYTES and (left := deadline - asyncio.get_running_loop().time()) > 0:
-            data = await asyncio.wait_for(reader.read(1 << 16), left)
-            if not data:
-                break
-            discarded += len(data)
-
-
-async def refuse(writer: asyncio.StreamWriter, reason: str) -> None:
-    """Answer a connection over the limits with one `error` event, then close it."""
-    with contextlib.suppress(Exception):
-        event = Error(text=f"too many connections: {reason}; close idle ones or retry later",
-                      code="too_many_connections").event()  # fmt: skip
-        await asyncio.wait_for(async_write_event(event, writer), 5)
-    writer.close()
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(writer.wait_closed(), 5)
-
-
-def _error(exc: BaseException) -> Event:
-    if isinstance(exc, VoxhubError):
-        return Error(text=exc.message, code=exc.code).event()
-    if isinstance(exc, MalformedEvent):
-        return Error(text=f"malformed event: {exc}", code=exc.code).event()
-    return Error(text=f"internal error: {exc}; see the daemon's log", code="internal_error").event()
 
 
 def _text(event: Event) -> str:
@@ -156,8 +54,9 @@ def _voice(event: Event) -> tuple[str | None, str | None]:
     return name or None, speaker or None
 
 
-class TextTooLong(VoxhubError):
-    """A stream sent more text than adapters.wyoming.max_stream_chars."""
+class StreamTooLong(VoxhubError):
+    """A stream sent more text than adapters.wyoming.max_stream_chars (the hub's text limit is per request;
+    this one bounds a whole synthesize-start ... synthesize-stop stream)."""
 
     code = "text_too_long"
     status = 413
@@ -191,9 +90,9 @@ class WyomingConnection:
                     )
                 except MalformedEvent as exc:
                     log.warning("Wyoming client sent a malformed event: %s", exc)
-                    await self.write(_error(exc))
+                    await self.write(error_event(exc))
                     if exc.fatal:
-                        await _linger(self.reader, self.writer)
+                        await linger(self.reader, self.writer)
                         break
                     continue
                 except TimeoutError:
@@ -244,27 +143,11 @@ class WyomingConnection:
         except Exception as exc:
             if not isinstance(exc, (VoxhubError, MalformedEvent)):
                 log.exception("Wyoming %s failed", event.type)
-            await self.write(_error(exc))
+            await self.write(error_event(exc))
 
     async def info(self) -> Event:
-        """`info`: one TTS program with every voice of every engine (Home Assistant uses only the first)."""
-
-        voices = await self.hub.list_voices()
-        presets = sorted({lang for v in voices if v.kind == "preset" for lang in v.languages})
-        program = TtsProgram(
-            name=self.settings.program,
-            attribution=Attribution(name="voxhub", url=VOXHUB_URL),
-            installed=True,
-            description="voxhub: preset and cloned voices from every engine",
-            version=VERSION,
-            voices=[],
-            supports_synthesize_streaming=True,
-        )
-        event = Info(tts=[program]).event()
-        # The voices are added as plain dicts: wyoming's to_dict deep-copies every field, which was most
-        # of a describe at 1000 voices. `voice_dict` gives exactly TtsVoice(...).to_dict() (a test checks).
-        event.data["tts"][0]["voices"] = [voice_dict(voice, presets) for voice in voices]
-        return event
+        """The `info` event answering `describe`."""
+        return await info_event(self.hub, self.settings.program)
 
     # --- plain synthesize -----------------------------------------------------------------------------
 
@@ -319,7 +202,7 @@ class WyomingConnection:
         self._stream_chars += len(text)
         if self._stream_chars > self.settings.max_stream_chars:
             await self._fail_stream()
-            raise TextTooLong(
+            raise StreamTooLong(
                 f"the stream's text is over {self.settings.max_stream_chars} characters "
                 "(adapters.wyoming.max_stream_chars): the rest of this stream is ignored; send shorter answers"
             )
@@ -363,7 +246,7 @@ class WyomingConnection:
         except VoxhubError as exc:
             self._stream_failed = True
             await session.aclose()
-            await self.write(_error(exc))
+            await self.write(error_event(exc))
 
     async def _fail_stream(self) -> None:
         self._stream_failed = True
@@ -379,32 +262,6 @@ class WyomingConnection:
         if self._session is not None:
             await self._session.aclose()
         self._session, self._sender, self._streaming = None, None, False
-
-
-def _base(language: str) -> str:
-    return language.replace("-", "_").split("_")[0].lower()
-
-
-def voice_dict(voice: VoiceInfo, presets: list[str]) -> dict[str, Any]:
-    """One voice of the `info` event, as TtsVoice(...).to_dict() renders it, without its deep copies."""
-    return {
-        "name": voice.name,
-        "attribution": {"name": voice.attribution or voice.engine, "url": ""},
-        "installed": True,
-        "description": voice.description or f"{voice.name} ({voice.kind}, {voice.engine})",
-        "version": None,
-        "languages": _languages(voice.languages, presets),
-        "speakers": [{"name": s} for s in voice.speakers] or None,
-    }
-
-
-def _languages(own: tuple[str, ...], presets: list[str]) -> list[str]:
-    """A voice's languages as Home Assistant needs them: it lists voices under exact language codes."""
-    if not own:  # a cloned voice of unknown language: offer it wherever the presets are
-        return presets or ["en_US"]
-    # "en" from a clip's transcription also goes under the presets' "en_US", so it sits beside them
-    extra = [p for p in presets if p not in own and any(_base(p) == _base(o) for o in own)]
-    return [*own, *extra]
 
 
 async def _conformed(session: SpeechSession, part: Any) -> AsyncIterator[AudioChunk]:

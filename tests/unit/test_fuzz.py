@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.mqtt import commands
-from adapters.wyoming.server import STREAM_LIMIT, MalformedEvent, read_event
+from adapters.wyoming.events import STREAM_LIMIT, MalformedEvent, read_event
 from engines.core.interface import AudioChunk
 from hub import audio
 from hub.errors import BadAudio

@@ -13,7 +13,8 @@ import pytest
 from wyoming.info import Attribution, TtsVoice, TtsVoiceSpeaker
 
 from adapters.wyoming import WyomingSettings
-from adapters.wyoming.server import WyomingConnection, voice_dict
+from adapters.wyoming.describe import voice_dict
+from adapters.wyoming.server import WyomingConnection
 from hub.api import Hub, VoiceInfo, parse_section
 from hub.library import VoiceRecord
 from hub.settings import load_settings
