@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from hub import quality
+from hub import clip_metrics, quality
 from hub.asr import Backend, Transcript, load_backend
 from hub.audio import decode_audio, resample
 from hub.errors import InvalidRequest, ModelMissing
@@ -108,7 +108,7 @@ def _quietest(x16: np.ndarray, lo: float, hi: float) -> float:
 
 def _clip_mask(samples: np.ndarray, rate: int, n16: int) -> np.ndarray:
     """Clipped samples found at the native rate (resampling rounds off flat tops), on the 16 kHz grid."""
-    native = quality.clipped_samples(samples)
+    native = clip_metrics.clipped_samples(samples)
     index = np.minimum((np.arange(n16) * (rate / ANALYSIS_RATE)).astype(np.int64), max(len(native) - 1, 0))
     return native[index] if len(native) else np.zeros(n16, dtype=bool)
 
@@ -140,7 +140,7 @@ def analyze(
     lap("decode")
     segments = tools.vad.segments(x16)
     lap("vad")
-    metrics: dict[str, float | None] = dict(quality.measure(samples, rate, segments))
+    metrics: dict[str, float | None] = dict(clip_metrics.measure(samples, rate, segments))
     duration = len(samples) / rate
     if not segments:
         lap("check")
@@ -180,18 +180,18 @@ def analyze(
 
     extra: list[quality.Finding] = []
     details: dict[str, Any] = {"prompt": {"start_s": round(a, 3), "end_s": round(b, 3)}}
-    metrics["speaker_consistency"], _ = quality.consistency(partials)
+    metrics["speaker_consistency"], _ = clip_metrics.consistency(partials)
     if heard is not None:
         metrics["transcript_confidence"] = heard.confidence
         if transcript:
-            mismatch = quality.word_error_rate(transcript, heard.text)
+            mismatch = clip_metrics.word_error_rate(transcript, heard.text)
             metrics["transcript_mismatch"] = mismatch
             if mismatch > 0.5:
                 extra.append(quality.Finding("transcript_mismatch", "warn", mismatch, "the transcript you gave "
                              f"differs from what the recognizer hears in {mismatch:.0%} of the words: check it "
                              f"matches the clip word for word (heard: {heard.text!r})."))  # fmt: skip
         if text is not None:
-            metrics["wer"] = quality.word_error_rate(text, heard.text)
+            metrics["wer"] = clip_metrics.word_error_rate(text, heard.text)
     if against is not None:
         metrics["similarity"] = cosine(embedding, against)
     for name, other in existing:

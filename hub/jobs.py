@@ -21,6 +21,7 @@ from hub import jobaudio, webhooks
 from hub.errors import ConfigError, InvalidRequest, NotFound, VoxhubError
 from hub.jobstore import FINAL, JobStore
 from hub.jobtext import INPUT_FORMATS, Chapter, chunk_chapters, read_input
+from hub.rules import check_format, check_speed
 from hub.scheduler import Priority
 
 if TYPE_CHECKING:
@@ -65,22 +66,16 @@ class JobRunner:
                 raise ConfigError(f"long-form jobs need {module}: pip install 'voxhub[jobs]'")
         chapters = self._chapters(body)
         voice = await self.hub.get_voice(body.get("voice"))
-        fmt = body.get("format") or "m4b"
-        if fmt not in jobaudio.JOB_FORMATS:
-            raise InvalidRequest(f"format {fmt!r} is not supported: use one of {', '.join(jobaudio.JOB_FORMATS)}",
-                                 param="format")  # fmt: skip
-        speed = body.get("speed", 1.0)
-        if not isinstance(speed, int | float) or isinstance(speed, bool) or not 0.25 <= speed <= 4.0:
-            raise InvalidRequest("`speed` must be a number from 0.25 to 4.0", param="speed")
+        fmt = check_format(body.get("format") or "m4b", param="format", allowed=jobaudio.JOB_FORMATS)
+        speed = check_speed(body.get("speed", 1.0), param="speed")
         options = body.get("options") or {}
         if not isinstance(options, dict):
             raise InvalidRequest("`options` must be an object of engine options", param="options")
-        webhook = body.get("webhook")
-        url, secret = self._webhook(webhook)
+        url, secret = webhooks.read_webhook(body.get("webhook"), self.settings)
         language = voice.languages[0] if voice.languages else "en"  # as Hub.synthesize reads it
         chunks = await asyncio.to_thread(chunk_chapters, chapters, self.settings.max_chunk_chars,
                                          self.hub.settings.text.normalize, language)  # fmt: skip
-        spec = {"voice": voice.name, "engine": body.get("model"), "format": fmt, "speed": float(speed),
+        spec = {"voice": voice.name, "engine": body.get("model"), "format": fmt, "speed": speed,
                 "options": options, "webhook": url, "webhook_secret": secret,
                 "chapters": bool(body.get("chapters", True))}  # fmt: skip
         job_id = "job_" + secrets.token_hex(8)
@@ -121,19 +116,6 @@ class JobRunner:
                                  param="input")  # fmt: skip
         return read_input(text, fmt)
 
-    def _webhook(self, webhook: Any) -> tuple[str | None, str]:
-        if webhook is None:
-            return None, ""
-        url, secret = (
-            (webhook, "") if isinstance(webhook, str) else (webhook.get("url"), webhook.get("secret", ""))
-        )
-        if not isinstance(url, str) or not isinstance(secret, str):
-            raise InvalidRequest("`webhook` must be a URL or {url, secret}", param="webhook")
-        webhooks.check_url(url, self.settings)
-        if secret:
-            webhooks.secret_bytes(secret)
-        return url, secret
-
     # --- reading --------------------------------------------------------------------------------------
 
     async def status(self, job_id: str) -> dict[str, Any]:
@@ -165,9 +147,8 @@ class JobRunner:
 
     async def audio(self, job_id: str, fmt: str | None = None) -> tuple[bytes, str, str]:
         """The finished job's file (in its own format, or `fmt`), its content type and its format."""
-        if fmt is not None and fmt not in jobaudio.JOB_FORMATS:
-            raise InvalidRequest(f"format {fmt!r} is not supported: use one of {', '.join(jobaudio.JOB_FORMATS)}",
-                                 param="format")  # fmt: skip
+        if fmt is not None:
+            check_format(fmt, param="format", allowed=jobaudio.JOB_FORMATS)
         status = await self.status(job_id)
         if status["state"] != "done":
             raise JobNotDone(f"job {job_id} is {status['state']}, not done: wait for state done "

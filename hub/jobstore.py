@@ -12,7 +12,8 @@ from typing import Any
 
 from hub.jobaudio import Piece
 from hub.jobtext import Chunk
-from hub.library import Database, VoiceLibrary
+from hub.library import VoiceLibrary
+from hub.library.schema import Database
 
 ACTIVE = ("queued", "running")
 FINAL = ("done", "failed", "cancelled")

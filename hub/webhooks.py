@@ -58,6 +58,21 @@ def check_url(url: str, settings: JobsSettings) -> None:
         ) from None
 
 
+def read_webhook(webhook: Any, settings: JobsSettings) -> tuple[str | None, str]:
+    """A job request's `webhook` (a URL or {url, secret}) as (url, secret), checked; (None, "") without one."""
+    if webhook is None:
+        return None, ""
+    url, secret = (
+        (webhook, "") if isinstance(webhook, str) else (webhook.get("url"), webhook.get("secret", ""))
+    )
+    if not isinstance(url, str) or not isinstance(secret, str):
+        raise InvalidRequest("`webhook` must be a URL or {url, secret}", param="webhook")
+    check_url(url, settings)
+    if secret:
+        secret_bytes(secret)
+    return url, secret
+
+
 async def deliver(url: str, event: dict[str, Any], secret: str, settings: JobsSettings) -> bool:
     """POST `event` until the receiver answers 2xx, at most 1 + webhook_retries times with backoff."""
     body = json.dumps(event).encode()

@@ -3,34 +3,27 @@
 Layout of the model dir (default DATA_DIR/models/pocket-tts): `config.yaml` (the package's English config with
 every path made local), `model.safetensors` (the cloning checkpoint, gated: accept the terms on its model page
 and pull with a token), `model-without-cloning.safetensors` (public: preset voices only), `tokenizer.json`
-and `voices/NAME.safetensors` (preset voice states). Downloads are resumable (huggingface_hub keeps partial
-files) and checked against the repository's sha256; nothing here imports torch.
+and `voices/NAME.safetensors` (preset voice states). Each file is fetched by the one model download
+(engines.core.models.fetch_file: resumable, checked against the repository's hashes); nothing here imports
+torch.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engines.core.errors import ConfigError, VoxhubError
+from engines.core.errors import ConfigError
+from engines.core.models import ModelDownloadError, ModelFile, fetch_file
 
 MODEL_NAME = "pocket-tts"
 CLONING_REPO = "kyutai/pocket-tts"
 PUBLIC_REPO = "kyutai/pocket-tts-without-voice-cloning"
 PRESETS = ("alba", "marius", "javert", "jean", "fantine", "cosette", "eponine", "azelma")
 TERMS_URL = f"https://huggingface.co/{CLONING_REPO}"
-
-
-class ModelDownloadError(VoxhubError):
-    """The model could not be downloaded; the message says why and what to do."""
-
-    status = 503
-    type = "server_error"
-    code = "model_download_failed"
 
 
 def default_model_dir(data_dir: Path | None = None) -> Path:
@@ -50,22 +43,21 @@ def package_config(language: str = "english") -> dict[str, Any]:
     return dict(yaml.safe_load(path.read_text()))
 
 
-def _hf(ref: str) -> tuple[str, str, str | None]:
-    """hf://owner/repo/path@rev → (repo, path, revision)."""
+def _hf(ref: str, relpath: str, gated: bool = False) -> ModelFile:
+    """hf://owner/repo/path@rev, saved as `relpath`."""
     parts = ref.removeprefix("hf://").split("/")
     filename, _, revision = "/".join(parts[2:]).partition("@")
-    return "/".join(parts[:2]), filename, revision or None
+    return ModelFile.hf("/".join(parts[:2]), filename, relpath, revision or None, gated)
 
 
-def manifest(language: str = "english") -> list[tuple[str, str, str | None, str, bool]]:
-    """(repo, file, revision, local name, gated) for every file of the model."""
+def manifest(language: str = "english") -> list[ModelFile]:
+    """Every file of the model, the gated cloning checkpoint last."""
     config = package_config(language)
-    files = [(*_hf(config["weights_path_without_voice_cloning"]), "model-without-cloning.safetensors", False),
-             (*_hf(config["flow_lm"]["lookup_table"]["tokenizer_path"]), "tokenizer.json", False)]  # fmt: skip
-    public_rev = files[0][2]
-    files += [(PUBLIC_REPO, f"languages/{language}/embeddings/{name}.safetensors", public_rev,
-               f"voices/{name}.safetensors", False) for name in PRESETS]  # fmt: skip
-    files.append((*_hf(config["weights_path"]), "model.safetensors", True))
+    public = _hf(config["weights_path_without_voice_cloning"], "model-without-cloning.safetensors")
+    files = [public, _hf(config["flow_lm"]["lookup_table"]["tokenizer_path"], "tokenizer.json")]
+    files += [ModelFile.hf(PUBLIC_REPO, f"languages/{language}/embeddings/{name}.safetensors",
+                           f"voices/{name}.safetensors", public.revision) for name in PRESETS]  # fmt: skip
+    files.append(_hf(config["weights_path"], "model.safetensors", gated=True))
     return files
 
 
@@ -75,9 +67,8 @@ def missing_message(model_dir: Path) -> str:
              f"--token or HF_TOKEN for the voice-cloning checkpoint, after accepting its terms on {TERMS_URL}). "
              f"Offline, copy these files there by hand (then run the pull once to write config.yaml):"]  # fmt: skip
     try:
-        for repo, name, rev, local, gated in manifest():
-            lines.append(f"  {model_dir / local}  <-  https://huggingface.co/{repo}/resolve/{rev or 'main'}/{name}"
-                         + ("  (gated)" if gated else ""))  # fmt: skip
+        for f in manifest():
+            lines.append(f"  {model_dir / f.relpath}  <-  {f.url}" + ("  (gated)" if f.gated else ""))
     except (ModelDownloadError, OSError, KeyError):
         pass
     return "\n".join(lines)
@@ -101,29 +92,9 @@ def effective_config(model_dir: Path) -> tuple[Path, bool]:
     return effective, False
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _fetch(repo: str, name: str, rev: str | None, target: Path, token: str | None) -> None:
-    """One file into `target`: resumable (huggingface_hub's partial files), sha256 checked for LFS files."""
-    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
-
-    meta = get_hf_file_metadata(hf_hub_url(repo, name, revision=rev), token=token, timeout=10)
-    if target.is_file() and meta.etag and _sha256(target) == meta.etag.strip('"'):
-        return
-    staging = target.parent / ".download"
-    downloaded = Path(hf_hub_download(repo, name, revision=rev, local_dir=staging, token=token))
-    expected = (meta.etag or "").strip('"')
-    if len(expected) == 64 and _sha256(downloaded) != expected:
-        downloaded.unlink()
-        raise ModelDownloadError(f"{name} failed its checksum and was removed: run the pull again")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(downloaded, target)
+    """One file into `target` (the one model download: resumable, checksum checked)."""
+    fetch_file(ModelFile.hf(repo, name, revision=rev), target, token=token, timeout=10)
 
 
 def pull(model_dir: Path, token: str | None = None, log: Callable[[str], None] = print) -> bool:
@@ -133,10 +104,11 @@ def pull(model_dir: Path, token: str | None = None, log: Callable[[str], None] =
 
     token = token or os.environ.get("HF_TOKEN") or None
     cloning = True
-    for repo, name, rev, local, gated in manifest():
-        log(f"{repo}/{name} -> {model_dir / local}")
+    for f in manifest():
+        repo, name, gated = f.repo, f.repo_file, f.gated
+        log(f"{repo}/{name} -> {model_dir / f.relpath}")
         try:
-            _fetch(repo, name, rev, model_dir / local, token)
+            _fetch(repo, name, f.revision, model_dir / f.relpath, token)
         except (GatedRepoError, HfHubHTTPError) as exc:
             status = getattr(getattr(exc, "response", None), "status_code", None)
             if gated and (isinstance(exc, GatedRepoError) or status in (401, 403)):

@@ -2,27 +2,33 @@
 
 Layout under the model dir (default `DATA_DIR/models/zipvoice`), mirroring the Hugging Face repo:
 `zipvoice/` and `zipvoice_distill/` each with `tokens.txt`, `text_encoder[_int8].onnx` and
-`fm_decoder[_int8].onnx`, plus the Vocos vocoder `vocos_24khz.onnx` at the top. Downloads go through
-`huggingface_hub` (progress bar, resumable) and are checked against the repo's hashes (sha256 of LFS files,
-git blob hash of small ones); the vocoder, a GitHub release asset without a published hash, has its
-sha256 recorded on download. Every reachability check happens before anything is written, so offline the
-command fails in seconds with the list of files and where to put them by hand.
+`fm_decoder[_int8].onnx`, plus the Vocos vocoder `vocos_24khz.onnx` at the top. Each file is fetched by
+the one model download (engines.core.models.fetch_file: resumable, checked against the repo's hashes); the
+vocoder, a GitHub release asset without a published hash, has its sha256 recorded in `checksums.json` on
+download. Every reachability check happens before anything is written, so offline the command fails in
+seconds with the list of files and where to put them by hand.
 """
 
 from __future__ import annotations
 
-import hashlib
+import importlib.util
 import json
 import os
-import re
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engines.core.errors import ConfigError, VoxhubError
-from engines.core.files import download, sha256_file
+from engines.core.errors import ConfigError
+from engines.core.models import (
+    ModelDownloadError,
+    ModelFile,
+    fetch_file,
+    manual_instructions,
+    matches,
+    remote_digest,
+    sha256_file,
+)
 
 HF_REPO = "k2-fsa/ZipVoice"
 VOCODER_URL = "https://github.com/k2-fsa/sherpa-onnx/releases/download/vocoder-models/vocos_24khz.onnx"
@@ -32,26 +38,6 @@ MODELS = {"zipvoice": "zipvoice", "zipvoice-distill": "zipvoice_distill"}
 PRECISIONS = ("fp32", "int8")
 MANIFEST = "checksums.json"
 NETWORK_TIMEOUT_S = 10.0
-
-
-class ModelDownloadError(VoxhubError):
-    """A model could not be downloaded; the message lists the files and where to put them."""
-
-    status = 503
-    type = "server_error"
-    code = "model_download_failed"
-
-
-@dataclass(frozen=True)
-class ModelFile:
-    """One file of a model."""
-
-    relpath: str
-    """Path under the model dir."""
-    url: str
-    """Where it is downloaded from."""
-    repo_file: str | None = None
-    """Its path in the Hugging Face repo (None: not on Hugging Face)."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +73,7 @@ def model_files(name: str, precision: str) -> list[ModelFile]:
     """The files of model `name` at `precision` (fp32, int8), vocoder included."""
     folder = MODELS[check_choice("model", name, list(MODELS))]
     suffix = "_int8" if check_choice("precision", precision, PRECISIONS) == "int8" else ""
-    files = [ModelFile(f"{folder}/{base}", _hf_url(f"{folder}/{base}"), f"{folder}/{base}")
+    files = [ModelFile.hf(HF_REPO, f"{folder}/{base}")
              for base in ("tokens.txt", f"text_encoder{suffix}.onnx", f"fm_decoder{suffix}.onnx")]  # fmt: skip
     return [*files, ModelFile(VOCODER_FILE, VOCODER_URL)]
 
@@ -96,17 +82,6 @@ def model_paths(model_dir: Path, name: str, precision: str, vocoder: Path | None
     """Local paths of the files `name` at `precision` needs."""
     tokens, encoder, decoder, default_vocoder = (model_dir / f.relpath for f in model_files(name, precision))
     return ModelPaths(tokens, encoder, decoder, vocoder or default_vocoder)
-
-
-def _hf_url(repo_file: str) -> str:
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-    return f"{endpoint}/{HF_REPO}/resolve/main/{repo_file}"
-
-
-def manual_instructions(model_dir: Path, files: list[ModelFile]) -> str:
-    """How to install `files` by hand: one `URL -> local path` line each."""
-    lines = [f"  {f.url}\n    -> {model_dir / f.relpath}" for f in files]
-    return "download these files by hand and put them here:\n" + "\n".join(lines)
 
 
 def missing_message(model_dir: Path, name: str, precision: str) -> str:
@@ -143,40 +118,20 @@ def installed(model_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _git_blob_sha1(path: Path) -> str:
-    data = path.read_bytes()
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-def _matches(path: Path, expected: str) -> bool:
-    """Does `path` have the Hugging Face etag `expected` (sha256 for LFS files, git blob sha1 otherwise)?"""
-    if re.fullmatch(r"[0-9a-f]{64}", expected):
-        return sha256_file(path) == expected
-    if re.fullmatch(r"[0-9a-f]{40}", expected):
-        return _git_blob_sha1(path) == expected
-    return True  # an etag that is no content hash cannot be checked
-
-
 def pull(name: str, model_dir: Path, precisions: tuple[str, ...] = ("fp32",),
          echo: Callable[[str], None] = print) -> list[Path]:  # fmt: skip
     """Download model `name` (and the vocoder) into `model_dir`; returns the local paths."""
     files: list[ModelFile] = []
     for precision in precisions:
         files += [f for f in model_files(name, precision) if f not in files]
-    hf_files = [f for f in files if f.repo_file]
-    try:
-        from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
-    except ImportError:
+    if importlib.util.find_spec("huggingface_hub") is None:
         raise ModelDownloadError("downloading models needs huggingface_hub: pip install 'voxhub[zipvoice]'; or "
                                  + manual_instructions(model_dir, files)) from None  # fmt: skip
     expected: dict[str, str] = {}
     try:  # every remote check first: offline, fail before writing anything
-        for f in hf_files:
-            assert f.repo_file is not None
-            meta = get_hf_file_metadata(hf_hub_url(HF_REPO, f.repo_file), timeout=NETWORK_TIMEOUT_S)
-            expected[f.relpath] = (meta.etag or "").strip('"').removeprefix("W/").strip('"')
-        if not (model_dir / VOCODER_FILE).is_file():
-            _probe(VOCODER_URL)
+        for f in files:
+            if f.repo or not (model_dir / f.relpath).is_file():
+                expected[f.relpath] = remote_digest(f, timeout=NETWORK_TIMEOUT_S)
     except Exception as exc:  # huggingface_hub and urllib raise many network error types
         raise ModelDownloadError(
             f"cannot reach the model servers ({type(exc).__name__}: {exc}). "
@@ -186,26 +141,11 @@ def pull(name: str, model_dir: Path, precisions: tuple[str, ...] = ("fp32",),
     paths = []
     for f in files:
         target = model_dir / f.relpath
-        if f.repo_file:
-            if not (target.is_file() and _matches(target, expected[f.relpath])):
-                echo(f"downloading {f.repo_file} from {HF_REPO}")
-                hf_hub_download(HF_REPO, f.repo_file, local_dir=model_dir, etag_timeout=NETWORK_TIMEOUT_S)
-                if not _matches(target, expected[f.relpath]):
-                    target.unlink(missing_ok=True)
-                    raise ModelDownloadError(
-                        f"{f.repo_file}: checksum mismatch after download; run the command again"
-                    )
-        elif not target.is_file():
-            echo(f"downloading {f.url}")
-            download(f.url, target, timeout=NETWORK_TIMEOUT_S)
+        if not (target.is_file() and matches(target, expected.get(f.relpath, ""))):
+            echo(f"downloading {f.repo_file or f.url}" + (f" from {f.repo}" if f.repo else ""))
+            fetch_file(f, target, expected=expected.get(f.relpath, ""), timeout=NETWORK_TIMEOUT_S)
         manifest[f.relpath] = {"size": target.stat().st_size, "sha256": sha256_file(target), "source": f.url}
         paths.append(target)
     model_dir.mkdir(parents=True, exist_ok=True)
     (model_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
     return paths
-
-
-def _probe(url: str) -> None:
-    request = urllib.request.Request(url, method="HEAD")
-    with urllib.request.urlopen(request, timeout=NETWORK_TIMEOUT_S):
-        pass

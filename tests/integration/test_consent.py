@@ -12,7 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from hub.library import MIGRATIONS, VoiceLibrary, VoiceRecord
+from hub.library import VoiceLibrary, VoiceRecord
+from hub.library.schema import MIGRATIONS
 from tests.conftest import FAKE_ONLY, REPO, Daemon
 from tests.integration.test_http_guard import cloned, multipart, raw, tone_wav
 from tests.integration.test_http_openai import get_json, post
@@ -57,13 +58,13 @@ def test_the_cli_needs_consent_and_voices_show_lists_it(tmp_path: Path) -> None:
 
 def test_voices_enrolled_before_consent_was_recorded_keep_working(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "voxhub.db"
-    monkeypatch.setattr("hub.library.MIGRATIONS", MIGRATIONS[:3])  # a library from before migration 4
+    monkeypatch.setattr("hub.library.schema.MIGRATIONS", MIGRATIONS[:3])  # a library from before migration 4
     with VoiceLibrary.open(path):
         pass
     with sqlite3.connect(path) as db:  # a voice as the old code stored it: no consent column
         db.execute("INSERT INTO voices (name, reference, reference_rate, created_at, updated_at) "
                    "VALUES ('gran', zeroblob(400), 24000, 1, 1)")  # fmt: skip
-    monkeypatch.setattr("hub.library.MIGRATIONS", MIGRATIONS)
+    monkeypatch.setattr("hub.library.schema.MIGRATIONS", MIGRATIONS)
     with VoiceLibrary.open(path) as library:
         record = library.get_voice("gran")
         assert record is not None and record.consent is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hub import quality
+from hub import clip_metrics
 from hub.audio import resample
 from hub.enroll import analyze
 from hub.speaker import cosine
@@ -25,7 +25,7 @@ def test_clean_clip_is_accepted_with_the_spoken_text(toolkit: object, piper_clip
     report = result.report
     assert report.verdict == "accept", report.summary()
     assert report.finding("multiple_speakers") is None
-    assert quality.word_error_rate(TEXT, result.transcript) < 0.15, result.transcript
+    assert clip_metrics.word_error_rate(TEXT, result.transcript) < 0.15, result.transcript
     assert result.language == "en" and report.transcript == result.transcript
     assert 3.0 <= len(result.prompt) / 24000 <= 12.0
     assert result.embedding is not None and result.embedding.shape == (256,)
@@ -59,7 +59,7 @@ def test_espeak_voices_are_not_rejected(toolkit: object, espeak_clips: dict[str,
         report = analyze(toolkit, wav_bytes(clip)).report  # type: ignore[arg-type]
         assert report.verdict != "reject", (voice, report.summary())
         assert report.finding("multiple_speakers") is None
-        assert quality.word_error_rate(TEXT, report.transcript) < 0.6, (voice, report.transcript)
+        assert clip_metrics.word_error_rate(TEXT, report.transcript) < 0.6, (voice, report.transcript)
 
 
 def test_same_speaker_ranks_above_different_speakers(

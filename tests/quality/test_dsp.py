@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from hub import quality, speaker
+from hub import clip_metrics, quality, speaker
 from hub.settings import QualitySettings
 from hub.vad import FRAME, RATE, speech_segments
 
@@ -22,24 +22,26 @@ def sine(freq: float, seconds: float, amplitude: float, rate: int = SR) -> np.nd
 
 def test_loudness_matches_bs1770_reference_tone() -> None:
     # BS.1770: a 997 Hz sine at 0 dBFS peak reads -3.01 LKFS; the K-filter is ~0 dB at 1 kHz.
-    assert quality.loudness_lufs(sine(997, 5, 1.0), SR) == pytest.approx(-3.01, abs=0.15)
-    assert quality.loudness_lufs(sine(997, 5, 0.1), SR) == pytest.approx(-23.01, abs=0.15)
+    assert clip_metrics.loudness_lufs(sine(997, 5, 1.0), SR) == pytest.approx(-3.01, abs=0.15)
+    assert clip_metrics.loudness_lufs(sine(997, 5, 0.1), SR) == pytest.approx(-23.01, abs=0.15)
     # The same tone at another rate reads the same: the filter is designed per rate.
-    assert quality.loudness_lufs(sine(997, 5, 0.1, 22050), 22050) == pytest.approx(-23.01, abs=0.2)
-    assert quality.loudness_lufs(np.zeros(SR, np.float32), SR) == -math.inf
+    assert clip_metrics.loudness_lufs(sine(997, 5, 0.1, 22050), 22050) == pytest.approx(-23.01, abs=0.2)
+    assert clip_metrics.loudness_lufs(np.zeros(SR, np.float32), SR) == -math.inf
 
 
 def test_clipping_counts_flat_tops_not_clean_peaks() -> None:
     clean = sine(220, 2, 0.99)
-    assert quality.clipping_ratio(clean) == 0.0
+    assert clip_metrics.clipping_ratio(clean) == 0.0
     clipped = np.clip(sine(220, 2, 3.0), -1, 1)
-    assert quality.clipping_ratio(clipped) > 0.5
+    assert clip_metrics.clipping_ratio(clipped) > 0.5
 
 
 def test_word_error_rate() -> None:
-    assert quality.word_error_rate("The cat sat.", "the cat sat") == 0.0
-    assert quality.word_error_rate("the cat sat on the mat", "the cat sat on a hat") == pytest.approx(2 / 6)
-    assert quality.word_error_rate("", "") == 0.0
+    assert clip_metrics.word_error_rate("The cat sat.", "the cat sat") == 0.0
+    assert clip_metrics.word_error_rate("the cat sat on the mat", "the cat sat on a hat") == pytest.approx(
+        2 / 6
+    )
+    assert clip_metrics.word_error_rate("", "") == 0.0
 
 
 def test_speech_segments_bridge_short_pauses() -> None:
@@ -78,8 +80,8 @@ def test_consistency_separates_two_groups() -> None:
     a, b = rng.normal(size=256), rng.normal(size=256)
     same = np.stack([a + 0.1 * rng.normal(size=256) for _ in range(8)])
     two = np.stack([v + 0.1 * rng.normal(size=256) for v in [a] * 4 + [b] * 4])
-    assert quality.consistency(same)[0] > 0.9
-    similarity, minority = quality.consistency(two)
+    assert clip_metrics.consistency(same)[0] > 0.9
+    similarity, minority = clip_metrics.consistency(two)
     assert similarity < 0.3 and minority == 0.5
 
 

@@ -15,10 +15,13 @@ from pathlib import Path
 
 import pytest
 
-import hub.library as library
+import hub.library.schema as schema
 from engines.core.interface import VoiceInfo
-from hub.errors import InvalidVoiceName, VoiceExists, VoiceNotFound
-from hub.library import Migration, VoiceLibrary, VoiceRecord, validate_voice_name
+from hub.errors import BadAudio, InvalidVoiceName, VoiceExists, VoiceNotFound
+from hub.library import VoiceLibrary, VoiceRecord
+from hub.library.records import CachedAudio
+from hub.library.schema import Migration
+from hub.rules import check_voice_name as validate_voice_name
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -53,27 +56,27 @@ def test_migrations_run_once_recorded_and_new_ones_run_on_reopen(db_path: Path, 
         pass
     with raw(db_path) as conn:
         first = conn.execute("SELECT id, name, applied_at FROM _migrations").fetchall()
-    shipped = [(m.id, m.name) for m in library.MIGRATIONS]
+    shipped = [(m.id, m.name) for m in schema.MIGRATIONS]
     assert [(i, n) for i, n, _ in first] == shipped
 
     calls: list[int] = []
 
     def counting(db) -> None:
         calls.append(1)
-        library._m1_initial(db)
+        schema._m1_initial(db)
 
     def add_gender(db) -> None:
         calls.append(2)
         db.table("voices").add_column("gender", str)
 
-    known = library.MIGRATIONS[1:]
-    monkeypatch.setattr(library, "MIGRATIONS", [Migration(1, "initial", counting), *known])
+    known = schema.MIGRATIONS[1:]
+    monkeypatch.setattr(schema, "MIGRATIONS", [Migration(1, "initial", counting), *known])
     with VoiceLibrary.open(db_path):
         pass
     assert calls == []  # migration 1 is recorded: not run again
 
     monkeypatch.setattr(
-        library,
+        schema,
         "MIGRATIONS",
         [Migration(1, "initial", counting), *known, Migration(99, "gender", add_gender)],
     )
@@ -113,15 +116,15 @@ def test_failed_migration_rolls_back_alone(db_path: Path, monkeypatch) -> None:
         db.execute("CREATE TABLE half_done (x INTEGER)")
         raise RuntimeError("boom")
 
-    shipped = library.MIGRATIONS
-    monkeypatch.setattr(library, "MIGRATIONS", [*shipped, Migration(99, "broken", broken)])
+    shipped = schema.MIGRATIONS
+    monkeypatch.setattr(schema, "MIGRATIONS", [*shipped, Migration(99, "broken", broken)])
     with pytest.raises(RuntimeError, match="boom"):
         VoiceLibrary.open(db_path)
     with raw(db_path) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert conn.execute("SELECT max(id) FROM _migrations").fetchone()[0] == shipped[-1].id
     assert "half_done" not in tables
-    monkeypatch.setattr(library, "MIGRATIONS", shipped)
+    monkeypatch.setattr(schema, "MIGRATIONS", shipped)
     with VoiceLibrary.open(db_path) as lib:
         assert lib.voice_names() == ["keep"]
 
@@ -249,9 +252,9 @@ def test_valid_names(name: str) -> None:
 
 
 def test_bad_reference_rejected(lib: VoiceLibrary) -> None:
-    with pytest.raises(library.BadAudio):
+    with pytest.raises(BadAudio):
         lib.add_voice(VoiceRecord("odd", reference=b"\0" * 6, reference_rate=16000))
-    with pytest.raises(library.BadAudio):
+    with pytest.raises(BadAudio):
         lib.add_voice(VoiceRecord("norate", reference=b"\0" * 8))
     assert lib.voice_names() == []
 
@@ -303,7 +306,7 @@ def test_cache_lru_evicts_least_recently_used_and_survives_reopen(db_path: Path)
         for key in "abc":
             lib.cache_put(key, 24000, 2, 1, key.encode() * 1000, max_bytes=bound)
         hit = lib.cache_get("a")  # refreshes a: b is now the least recently used
-        assert hit == library.CachedAudio(24000, 2, 1, b"a" * 1000)
+        assert hit == CachedAudio(24000, 2, 1, b"a" * 1000)
         assert lib.cache_get("missing") is None
         lib.cache_put("d", 22050, 2, 2, b"d" * 1000, max_bytes=bound)
         assert cache_keys(db_path) == {"a", "c", "d"}
@@ -311,7 +314,7 @@ def test_cache_lru_evicts_least_recently_used_and_survives_reopen(db_path: Path)
         assert lib.cache_get("b") is None
     with VoiceLibrary.open(db_path) as lib:
         assert lib.cache_stats() == (3, 3000)
-        assert lib.cache_get("d") == library.CachedAudio(22050, 2, 2, b"d" * 1000)
+        assert lib.cache_get("d") == CachedAudio(22050, 2, 2, b"d" * 1000)
         lib.cache_put("e", 24000, 2, 1, b"e" * 1000, max_bytes=bound)  # c is now the oldest
         assert cache_keys(db_path) == {"a", "d", "e"}
         lib.cache_put("f", 24000, 2, 1, b"f" * 1000, max_bytes=bound)  # then a (d was hit)
@@ -332,7 +335,7 @@ def test_cache_total_stays_within_bound(lib: VoiceLibrary) -> None:
             assert conn.execute("SELECT sum(length(audio)) FROM synth_cache").fetchone()[0] == total
     lib.cache_put("k1", 24000, 2, 1, b"y" * 10, max_bytes=bound)
     lib.cache_put("k1", 24000, 2, 1, b"z" * 20, max_bytes=bound)  # a replaced entry counts once
-    assert lib.cache_get("k1") == library.CachedAudio(24000, 2, 1, b"z" * 20)
+    assert lib.cache_get("k1") == CachedAudio(24000, 2, 1, b"z" * 20)
     assert lib.cache_stats()[1] <= bound
 
 

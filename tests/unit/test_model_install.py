@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hub import models
+from engines.core import models
 from hub.asr import load_backend
 from hub.errors import ModelMissing
 

@@ -103,7 +103,7 @@ async def test_a_prompt_crosses_the_pipe_once_per_worker() -> None:
     from engines.core.protocol import Done
     from hub.scheduler import Job
     from hub.settings import EngineSettings
-    from hub.workers import WorkerProcess
+    from hub.worker_process import WorkerProcess
 
     worker = WorkerProcess(EngineSettings(name="fake"))
     await worker.start()

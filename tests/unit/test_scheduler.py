@@ -127,7 +127,7 @@ def test_several_workers_share_the_cores_through_a_threads_hint() -> None:
     import os
 
     from hub.settings import EngineSettings
-    from hub.workers import WorkerProcess
+    from hub.worker_process import WorkerProcess
 
     cores = os.cpu_count() or 1
     assert (
