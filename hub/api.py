@@ -43,12 +43,20 @@ from hub.hosting import AdapterHost, HttpRoute
 from hub.keys import KeyStore, digest
 from hub.library import VoiceLibrary
 from hub.quality import QualityReport, headline_numbers
-from hub.rules import OUTPUT_FORMATS, VOICE_NAME, check_format, check_speed, check_text, check_voice_name
+from hub.rules import (
+    OUTPUT_FORMATS,
+    VOICE_NAME,
+    check_engine,
+    check_format,
+    check_speed,
+    check_text,
+    check_voice_name,
+)
 from hub.scheduler import Priority
 from hub.session import SpeechPart, SpeechSession, conform_chunk
 from hub.settings import HttpSettings, Settings, parse_section
 from hub.speech import Consent, SpeechRequest, SpeechStream
-from hub.synthesis import Synthesizer, check_engine
+from hub.synthesis import Synthesizer
 from hub.tasks import TaskSet
 from hub.voices import VoiceDirectory
 from hub.workers import EnginePool

@@ -14,18 +14,36 @@ import importlib.util
 import logging
 import secrets
 import time
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hub import jobaudio, webhooks
 from hub.errors import ConfigError, InvalidRequest, NotFound, VoxhubError
 from hub.jobstore import FINAL, JobStore
 from hub.jobtext import INPUT_FORMATS, Chapter, chunk_chapters, read_input
-from hub.rules import check_format, check_speed
+from hub.rules import check_engine, check_format, check_speed
 from hub.scheduler import Priority
 
 if TYPE_CHECKING:
-    from hub.api import Hub
+    from engines.core.interface import VoiceInfo
+    from hub.library import VoiceLibrary
+    from hub.settings import Settings
+    from hub.speech import SpeechRequest, SpeechStream
+    from hub.workers import EnginePool
+
+
+class JobsHost(Protocol):
+    """What jobs use of the hub (the Hub facade): its settings, library, pools, voices and synthesis."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def library(self) -> VoiceLibrary: ...
+    @property
+    def pools(self) -> Mapping[str, EnginePool]: ...
+    async def get_voice(self, name: str | None) -> VoiceInfo: ...
+    async def synthesize(self, request: SpeechRequest) -> SpeechStream: ...
+
 
 log = logging.getLogger("voxhub.jobs")
 
@@ -33,7 +51,7 @@ log = logging.getLogger("voxhub.jobs")
 class JobRunner:
     """Creates, runs, resumes and cancels jobs; publishes progress to SSE listeners."""
 
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: JobsHost) -> None:
         self.hub = hub
         self.settings = hub.settings.jobs
         self.store = JobStore(hub.library)
@@ -75,7 +93,10 @@ class JobRunner:
         language = voice.languages[0] if voice.languages else "en"  # as Hub.synthesize reads it
         chunks = await asyncio.to_thread(chunk_chapters, chapters, self.settings.max_chunk_chars,
                                          self.hub.settings.text.normalize, language)  # fmt: skip
-        spec = {"voice": voice.name, "engine": body.get("model"), "format": fmt, "speed": speed,
+        engine = body.get("model")
+        if engine is not None:
+            engine = check_engine(engine, list(self.hub.pools), param="model")
+        spec = {"voice": voice.name, "engine": engine, "format": fmt, "speed": speed,
                 "options": options, "webhook": url, "webhook_secret": secret,
                 "chapters": bool(body.get("chapters", True))}  # fmt: skip
         job_id = "job_" + secrets.token_hex(8)

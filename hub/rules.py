@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 
 from hub.errors import EmptyText, InvalidRequest, InvalidVoiceName, TextTooLong, UnsupportedFormat
 
@@ -70,3 +71,13 @@ def check_text(text: object, *, max_chars: int, param: str = "input", setting: s
             param=param,
         )
     return text
+
+
+def check_engine(
+    name: str, enabled: Sequence[str], *, param: str = "engine", also: Sequence[str] = ()
+) -> str:
+    """`name` if it is an enabled engine, else InvalidRequest listing them (and `also`, a surface's other names)."""
+    if name not in enabled:
+        choices = ", ".join([*enabled, *also])
+        raise InvalidRequest(f"{param} {name!r} is not an enabled engine: use one of {choices}", param=param)
+    return name

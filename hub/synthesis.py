@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from engines.core.interface import AudioChunk, EngineInfo, VoiceInfo
@@ -26,7 +26,7 @@ from hub import text as textproc
 from hub.errors import EngineUnavailable, InvalidRequest, StorageError, VoiceNotFound, VoxhubError
 from hub.library import VoiceLibrary, VoiceRecord
 from hub.metrics import Metrics
-from hub.rules import check_speed
+from hub.rules import check_engine, check_speed
 from hub.scheduler import Job, Priority
 from hub.settings import Settings
 from hub.speech import SpeechRequest, SpeechStream
@@ -35,16 +35,6 @@ from hub.workers import EnginePool
 
 log = logging.getLogger("voxhub.hub")
 PROMPT_MEMO_SIZE = 8
-
-
-def check_engine(
-    name: str, enabled: Sequence[str], *, param: str = "engine", also: Sequence[str] = ()
-) -> str:
-    """`name` if it is an enabled engine, else InvalidRequest listing them (and `also`, a surface's other names)."""
-    if name not in enabled:
-        choices = ", ".join([*enabled, *also])
-        raise InvalidRequest(f"{param} {name!r} is not an enabled engine: use one of {choices}", param=param)
-    return name
 
 
 class Synthesizer:

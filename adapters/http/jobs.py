@@ -14,6 +14,7 @@ from adapters.http import uploads
 from adapters.http.auth import bearer_token
 from adapters.http.context import HUB_KEY
 from adapters.http.guard import AUTHENTICATED
+from adapters.http.speech import OPENAI_MODELS
 from hub.api import Forbidden, key_digest
 
 JOB_PATHS = ("/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/events", "/v1/jobs/{job_id}/audio")
@@ -23,6 +24,8 @@ def add_routes(app: web.Application) -> None:
     async def create(request: web.Request) -> web.Response:
         hub = request.app[HUB_KEY]
         body = await uploads.json_body(request)
+        if body.get("model") in OPENAI_MODELS:  # OpenAI's names: the voice's own engine
+            body["model"] = None
         job_id = await hub.jobs.submit(body, owner=_owner(request))
         status = await hub.jobs.status(job_id)
         return web.json_response(status, status=202, headers={"Location": f"/v1/jobs/{job_id}"})

@@ -11,9 +11,8 @@ from hub.library.cache import SynthCache
 from hub.library.records import VoiceRecord
 from hub.library.users import UserTables
 from hub.library.voices import VoiceTables
-from hub.rules import check_voice_name as validate_voice_name  # hub.api still imports this name
 
-__all__ = ["VoiceLibrary", "VoiceRecord", "validate_voice_name"]
+__all__ = ["VoiceLibrary", "VoiceRecord"]
 
 
 class VoiceLibrary(VoiceTables, UserTables, SynthCache):
