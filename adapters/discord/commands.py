@@ -50,7 +50,7 @@ def register(bot: VoxhubBot) -> None:
     async def voice_use(interaction: discord.Interaction, name: str) -> None:
         await bot.voice_use(interaction, name)
 
-    for command in (voice_remove, voice_use):
+    for command in (voice_remove, voice_use):  # type: ignore[var-annotated]
         command.autocomplete("name")(say_voice)
     tree.add_command(group)
 

@@ -186,7 +186,7 @@ class GuildPlayer:
     async def _join(self, channel: discord.VoiceChannel | discord.StageChannel) -> discord.VoiceClient:
         """The guild's voice connection, in `channel`: connect, or move there."""
         voice = self.guild.voice_client
-        here = voice is not None and voice.channel is not None and voice.channel.id == channel.id
+        here = voice is not None and getattr(voice.channel, "id", None) == channel.id
         if isinstance(voice, discord.VoiceClient) and here:
             # After a voice drop discord.py reconnects by itself, but in 2.7 its UDP reader thread can sit up to
             # 30 s in select() on the closed old socket, so IP discovery stalls: wait a moment, then start over.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from typing import Any
 
 from adapters.wyoming import WyomingSettings
 from hub.api import ConfigError
@@ -39,8 +40,8 @@ class Announcer:
         self.settings = settings
         self.name = settings.zeroconf_name or f"voxhub-{socket.gethostname().split('.')[0]}"
         self.host = settings.zeroconf_host or default_address()
-        self._zc = None
-        self._info = None
+        self._zc: Any = None
+        self._info: Any = None
 
     async def start(self, port: int) -> None:
         """Announce `tcp://host:port`; a network without multicast only costs a warning."""
