@@ -3,7 +3,7 @@
     python bench/enroll_bench.py --rounds 5
 
 The clip is 10 s of the offline Piper voice as a WAV file. Each round runs the whole enrollment
-analysis (`hub.enroll.analyze`, what `Hub.enroll` does before its one library write) and, alternating
+analysis (`hub.quality.clip.analyze`, what `Hub.enroll` does before its one library write) and, alternating
 with it, the anchor: faster-whisper's Whisper base transcribing the same 10 s directly (its default
 beam search of 5, language detection on), as a plain script would. Model loading is reported once,
 separately. The machine is shared, so ratios to the anchor count more than seconds.
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from engines.core.interface import SynthesisRequest
 from engines.piper.engine import PiperEngine
 from hub.audio import resample
-from hub.enroll import Toolkit, analyze
+from hub.quality.clip import Toolkit, analyze
 from hub.settings import load_settings
 
 TEXT = (

@@ -22,7 +22,6 @@ from typing import Any
 
 from engines.core.interface import AudioChunk, EngineInfo, VoiceInfo
 from hub import __version__, health
-from hub.analysis import AnalysisPool
 from hub.clips import ClipStore
 from hub.enrollment import Enrollment
 from hub.errors import (
@@ -43,6 +42,7 @@ from hub.hosting import AdapterHost, HttpRoute
 from hub.keys import KeyStore, digest
 from hub.library import VoiceLibrary
 from hub.quality import QualityReport, headline_numbers
+from hub.quality.workers import AnalysisPool
 from hub.rules import (
     OUTPUT_FORMATS,
     VOICE_NAME,

@@ -305,7 +305,7 @@ async def cmd_voices_add(settings: Settings, args: argparse.Namespace) -> int:
     if not clip.is_file():
         print(f"voxhub: {clip} is not a file: give the path of a reference clip", file=sys.stderr)
         return 2
-    from hub.enroll import ClipRejected
+    from hub.quality.clip import ClipRejected
 
     async with Hub.open(settings) as hub:
         try:

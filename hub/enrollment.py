@@ -11,11 +11,11 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from engines.core.interface import VoiceInfo
-from hub.analysis import AnalysisPool, analyze_clip
-from hub.enroll import PROMPT_RATE, rejection
 from hub.errors import ConsentRequired, InvalidRequest, VoiceExists
 from hub.library import VoiceRecord
 from hub.quality import QualityReport
+from hub.quality.clip import PROMPT_RATE, rejection
+from hub.quality.workers import AnalysisPool, analyze_clip
 from hub.rules import check_voice_name
 from hub.settings import EnrollSettings
 from hub.speech import CONSENT_HOW, Consent

@@ -29,7 +29,7 @@ from hub.errors import ModelMissing
 __all__ = ["MODELS", "PACKAGED", "install", "pull", "require", "spec"]
 
 
-# --- speech recognition (hub/asr.py) ----------------------------------------------------------------
+# --- speech recognition (hub/quality/asr.py) ----------------------------------------------------------------
 
 _CT2_FILES = ("config.json", "model.bin", "tokenizer.json", "vocabulary.txt")
 for _size, _repo in (

@@ -148,7 +148,7 @@ def words(text: str) -> list[str]:
 @pytest.fixture(scope="session")
 def transcriber(tmp_path_factory: pytest.TempPathFactory) -> object:
     """Whisper base from the offline packages (faster-whisper)."""
-    from hub.asr import Transcriber, offline_model_dir
+    from hub.quality.asr import Transcriber, offline_model_dir
 
     return Transcriber(offline_model_dir(tmp_path_factory.mktemp("models")))
 

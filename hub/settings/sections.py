@@ -169,7 +169,7 @@ class AsrSettings:
 
 @dataclass(frozen=True)
 class QualitySettings:
-    """Thresholds of the quality check (hub/quality.py): each finding's severity and the verdict."""
+    """Thresholds of the quality check (hub/quality/report.py): each finding's severity and the verdict."""
 
     accept_score: float = 0.75
     reject_score: float = 0.4

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hub.clip_metrics import word_error_rate
+from hub.quality.measures import word_error_rate
 from tests.conftest import FAKE_ONLY, Daemon, decode, start_daemon
 from tests.discord_standin import GUILDS, Standin
 from tests.discord_standin.world import ALICE, BOB

@@ -13,7 +13,7 @@ import openai
 import pytest
 import soundfile as sf
 
-from hub.clip_metrics import word_error_rate
+from hub.quality.measures import word_error_rate
 from tests.conftest import FAKE_ONLY, Daemon, decode
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."

@@ -81,9 +81,9 @@ def toolkit(tmp_path_factory: pytest.TempPathFactory, transcriber: object) -> ob
     """One Toolkit (VAD, speaker encoder, Whisper base) for the whole session."""
     # torch (voxhub[quality], in the test extra) and resemblyzer's weights (scripts/prereqs) are declared
     # test dependencies: missing, they fail here with the command that installs them, never a skip.
-    from hub.enroll import Toolkit
+    from hub.quality.clip import Toolkit
+    from hub.quality.speaker import weights_path
     from hub.settings import load_settings
-    from hub.speaker import weights_path
 
     weights_path()
     data = tmp_path_factory.mktemp("toolkit")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hub import clip_metrics
 from hub.audio import resample
-from hub.enroll import analyze
-from hub.speaker import cosine
+from hub.quality import measures as clip_metrics
+from hub.quality.clip import analyze
+from hub.quality.speaker import cosine
 from tests.quality.conftest import RATE, TEXT, wav_bytes
 
 EXPECTED = {  # degradation -> (finding, severity, words the advice must contain)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from hub.api import Consent, Hub
-from hub.enroll import ClipRejected
 from hub.errors import BadAudio, VoiceExists
+from hub.quality.clip import ClipRejected
 from hub.settings import load_settings
 from tests.conftest import FAKE_ONLY
 from tests.quality.conftest import RATE, wav_bytes

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from hub import asr, models
+from hub import models
 from hub.errors import ConfigError, ModelMissing, UploadTooLarge
 from hub.fetch import BadUrl, NotAClip, allow_list, fetch_audio
+from hub.quality import asr
 
 
 @pytest.mark.parametrize(

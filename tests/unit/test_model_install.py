@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from engines.core import models
-from hub.asr import load_backend
 from hub.errors import ModelMissing
+from hub.quality.asr import load_backend
 
 
 def _fake_package(calls: list[Path]):  # type: ignore[no-untyped-def]

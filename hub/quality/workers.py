@@ -9,7 +9,7 @@ The models (faster-whisper, torch for the speaker encoder, onnxruntime for the V
 never in the daemon: one check used to grow the daemon from 76 MiB to ~500 MiB for good. A worker that dies
 (out of memory, a native fault, kill -9) fails only the clips in flight, with AnalysisCrashed (503), and the
 next request starts a fresh one; after `enroll.analysis_idle_ttl_s` without work they exit, like idle
-engine workers. Unit-level code (tests/quality) calls `hub.enroll.analyze` with a Toolkit in-process.
+engine workers. Unit-level code (tests/quality) calls `hub.quality.clip.analyze` with a Toolkit in-process.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from hub.errors import EngineUnavailable
 from hub.settings import Settings
 
 if TYPE_CHECKING:
-    from hub.enroll import Analysis, Toolkit
+    from hub.quality.clip import Analysis, Toolkit
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ def start_worker(settings: Settings) -> None:
     global _tools
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="parent-watch").start()
-    from hub.enroll import Toolkit
+    from hub.quality.clip import Toolkit
 
     _tools = Toolkit(settings)
 
@@ -176,8 +176,8 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def analyze_clip(data: bytes, **kwargs: Any) -> Analysis:
-    """`hub.enroll.analyze` with this worker's Toolkit (runs in the worker process)."""
-    from hub.enroll import analyze
+    """`hub.quality.clip.analyze` with this worker's Toolkit (runs in the worker process)."""
+    from hub.quality.clip import analyze
 
     assert _tools is not None, "analyze_clip runs in an analysis worker (start_worker builds its Toolkit)"
     return analyze(_tools, data, **kwargs)

@@ -16,13 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from hub import clip_metrics, quality
-from hub.asr import Backend, Transcript, load_backend
+from hub import quality
 from hub.audio import decode_audio, resample
 from hub.errors import InvalidRequest, ModelMissing
+from hub.quality import measures as clip_metrics
+from hub.quality.asr import Backend, Transcript, load_backend
+from hub.quality.speaker import SpeakerEncoder, average, cosine
+from hub.quality.vad import SileroVad
 from hub.settings import Settings
-from hub.speaker import SpeakerEncoder, average, cosine
-from hub.vad import SileroVad
 
 PROMPT_RATE = 24000
 """Reference clips are stored at this rate."""

@@ -1,6 +1,6 @@
 """The quality verdict on a voice clip: findings with plain advice, a score and a verdict.
 
-The measurements (hub.clip_metrics: loudness, clipping, SNR, bandwidth, ...) plus what the models add
+The measurements (hub.quality.measures: loudness, clipping, SNR, bandwidth, ...) plus what the models add
 (speech from the VAD, speaker consistency, transcript confidence) go to `judge`, which turns them into
 findings; the thresholds are `[quality]` settings.
 """
