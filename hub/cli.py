@@ -1,4 +1,8 @@
-"""The `voxhub` command line."""
+"""The `voxhub` command line: the parser, `main`, and the `serve` and `say` commands.
+
+The other command groups add themselves to the parser: `check` and `voices` (hub.cli_voices), `models`
+(hub.cli_models), `engines` (hub.cli_engines), `keys` (hub.cli_keys), `job` (hub.jobcli).
+"""
 
 from __future__ import annotations
 

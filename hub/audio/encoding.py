@@ -1,4 +1,4 @@
-"""Encoding synthesized speech: s16le PCM into mp3, opus, aac, flac, wav or pcm files, whole or piece by piece.
+"""Encoding synthesized speech: s16le PCM into mp3, opus, aac, flac, wav or pcm, whole or piece by piece.
 
 `encode` writes one complete file with exact lengths; `open_encoder` streams a file as PCM arrives;
 `encode_stream` is the one loop that turns a stream of AudioChunks into encoded bytes for a listener.

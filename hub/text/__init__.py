@@ -27,7 +27,7 @@ from hub.text.stream import PrefixScanner, complete_prefix
 __all__ = [
     "SENTENCE_MAX_CHARS",
     "PrefixScanner",
-    "check_text",
+    "check_text",  # hub.rules.check_text, which hub.api still calls through here
     "complete_prefix",
     "normalize",
     "prepare",

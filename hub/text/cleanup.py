@@ -1,5 +1,5 @@
-"""Language-neutral cleanup: emoji and pictographs removed, markdown reduced to its words, whitespace collapsed
-to one line per block (heading, list item, paragraph), lines without anything to say dropped."""
+"""Language-neutral cleanup: emoji and pictographs removed, markdown reduced to its words, whitespace
+collapsed to one line per block (heading, list item, paragraph), lines without anything to say dropped."""
 
 from __future__ import annotations
 
