@@ -39,6 +39,8 @@ from hub.errors import (
     WrongContentType,
 )
 from hub.hosting import AdapterHost, HttpRoute
+from hub.jobaudio import JOB_FORMATS
+from hub.jobtext import INPUT_FORMATS as JOB_INPUT_FORMATS
 from hub.keys import KeyStore, digest
 from hub.library import VoiceLibrary
 from hub.quality import QualityReport, headline_numbers
@@ -68,7 +70,7 @@ AUDIO_FORMATS = OUTPUT_FORMATS
 
 # What adapters may use, besides the Hub itself: they import nothing else from voxhub.
 __all__ = [
-    "AUDIO_FORMATS", "OUTPUT_FORMATS", "VERSION", "VOICE_NAME", "AudioChunk", "BadAudio", "ConfigError", "Consent",
+    "AUDIO_FORMATS", "JOB_FORMATS", "JOB_INPUT_FORMATS", "OUTPUT_FORMATS", "VERSION", "VOICE_NAME", "AudioChunk", "BadAudio", "ConfigError", "Consent",
     "EngineInfo", "EngineUnavailable", "Forbidden", "HttpRoute", "HttpSettings", "Hub", "InvalidRequest",
     "NotFound", "Priority", "QualityReport", "SpeechPart", "SpeechRequest", "SpeechSession", "SpeechStream",
     "TaskSet", "TooManyRequests", "Unauthorized", "UnsupportedFormat", "UploadTooLarge", "VoiceInfo",

@@ -1,10 +1,13 @@
-"""The `voxhub` command line."""
+"""The `voxhub` command line: the parser, `main`, and the `serve` and `say` commands.
+
+The other command groups add themselves to the parser: `check` and `voices` (hub.cli_voices), `models`
+(hub.cli_models), `engines` (hub.cli_engines), `keys` (hub.cli_keys), `job` (hub.jobcli).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import signal
 import sys
@@ -13,10 +16,23 @@ from pathlib import Path
 from typing import Any
 
 from hub import __version__
-from hub.errors import ConfigError, StorageError, VoxhubError
+from hub.errors import ConfigError, InvalidRequest, StorageError, VoxhubError
+from hub.rules import MAX_SPEED, MIN_SPEED, OUTPUT_FORMATS, check_speed
 from hub.settings import Settings, load_settings
 
 log = logging.getLogger("voxhub")
+
+
+def speed_arg(value: str) -> float:
+    """An argparse type for `--speed`: the hub's rule (hub.rules.check_speed), in its words."""
+    try:
+        number: object = float(value)
+    except ValueError:
+        number = value  # not a number: the rule says what it wants
+    try:
+        return check_speed(number)
+    except InvalidRequest as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,9 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
                               description="Synthesize TEXT in-process and write it to a file or stdout.")  # fmt: skip
     say.add_argument("text", metavar="TEXT", help="the text to speak ('-' reads standard input)")
     say.add_argument("--voice", help="voice name or OpenAI alias (default: voices.default)")
-    say.add_argument("--format", default=None, choices=("wav", "mp3", "opus", "aac", "flac", "pcm"),
+    say.add_argument("--format", default=None, choices=OUTPUT_FORMATS,
                      help="audio format (default: from the -o suffix, else wav)")  # fmt: skip
-    say.add_argument("--speed", type=float, default=1.0, help="speaking rate, 0.25-4.0 (default 1.0)")
+    say.add_argument("--speed", type=speed_arg, default=1.0,
+                     help=f"speaking rate, {MIN_SPEED}-{MAX_SPEED} (default 1.0)")  # fmt: skip
     say.add_argument("--speaker", help="speaker of a multi-speaker voice")
     say.add_argument("-o", "--output", metavar="FILE", help="output file ('-' or none = standard output)")
     say.add_argument("--check", action="store_true",
@@ -57,86 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
                           "the speaker similarity, on standard error")  # fmt: skip
     say.set_defaults(func=cmd_say)
 
-    check = commands.add_parser("check", parents=[common], help="quality report of a clip (exit 0 accept, 1 warn, 2 reject)",
-                                description="Check CLIP for cloning: speech, loudness, clipping, noise, bandwidth, "
-                                "speakers, transcript; each finding with advice.")  # fmt: skip
-    check.add_argument("clip", metavar="CLIP", help="path of the audio clip (wav, flac, mp3, ogg, m4a, webm)")
-    check.add_argument("--against", metavar="VOICE",
-                       help="compare with a cloned voice: speaker similarity (the post-synthesis check)")  # fmt: skip
-    check.add_argument("--text", help="what the clip should say: adds the ASR round-trip word error rate")
-    check.add_argument("--json", action="store_true", help="print the report as JSON")
-    check.set_defaults(func=cmd_check)
+    from hub import cli_engines, cli_keys, cli_models, cli_voices, jobcli
 
-    voices = commands.add_parser("voices", parents=[common], help="list, add, show and remove voices",
-                                 description="Manage the voice library.")  # fmt: skip
-    voice_commands = voices.add_subparsers(dest="voices_command", metavar="ACTION", required=True)
-    vlist = voice_commands.add_parser(
-        "list", parents=[common], help="list every voice (presets and cloned)", description="List voices."
-    )
-    vlist.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    vlist.set_defaults(func=cmd_voices_list)
-    vadd = voice_commands.add_parser("add", parents=[common], help="enroll a cloned voice from a reference clip",
-                                     description="Enroll NAME from CLIP (wav, flac, mp3, ogg, m4a, webm).")  # fmt: skip
-    vadd.add_argument("name", metavar="NAME", help="the new voice's name (letters, digits, - _ .)")
-    vadd.add_argument("clip", metavar="CLIP", help="path of the reference clip")
-    vadd.add_argument("--transcript", default="", help="what is said in the clip")
-    vadd.add_argument("--language", default="", help="language code of the clip, e.g. en")
-    vadd.add_argument("--replace", action="store_true", help="replace a voice of the same name")
-    vadd.add_argument("--consent", action="store_true",
-                      help="confirm that the speaker in the clip consented to their voice being cloned (required)")  # fmt: skip
-    vadd.set_defaults(func=cmd_voices_add)
-    vshow = voice_commands.add_parser(
-        "show", parents=[common], help="show one voice as JSON", description="Show one voice."
-    )
-    vshow.add_argument("name", metavar="NAME", help="voice name")
-    vshow.set_defaults(func=cmd_voices_show)
-    vremove = voice_commands.add_parser(
-        "remove", parents=[common], help="remove a cloned voice", description="Remove a cloned voice."
-    )
-    vremove.add_argument("name", metavar="NAME", help="voice name")
-    vremove.set_defaults(func=cmd_voices_remove)
-
-    models = commands.add_parser("models", parents=[common], help="list and download engine models",
-                                 description="Manage downloadable models (ZipVoice).")  # fmt: skip
-    model_commands = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
-    mlist = model_commands.add_parser("list", parents=[common], help="show which models are installed",
-                                      description="List the models and whether they are installed.")  # fmt: skip
-    mlist.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    mlist.set_defaults(func=cmd_models_list)
-    mpull = model_commands.add_parser("pull", parents=[common], help="download a model from Hugging Face",
-                                      description="Download NAME's files (resumable, checksummed).")  # fmt: skip
-    mpull.add_argument("name", metavar="NAME",
-                       help="zipvoice, zipvoice-distill, pocket-tts, or a speech recognition model (whisper-base, "
-                            "openai-whisper-base, ...; `voxhub models list` shows all)")  # fmt: skip
-    mpull.add_argument("--precision", choices=("fp32", "int8", "all"), default=None,
-                       help="which files (default: engines.zipvoice.precision)")  # fmt: skip
-    mpull.set_defaults(func=cmd_models_pull)
-    mpull.add_argument("--token", default=None,
-                       help="Hugging Face token for gated files (pocket-tts's cloning checkpoint; default: HF_TOKEN)")  # fmt: skip
-    from hub.cli_engines import add_commands
-
-    add_commands(commands, common)
-    keys = commands.add_parser("keys", parents=[common], help="create, list and revoke API keys",
-                               description="Manage the HTTP API's keys (stored hashed in voxhub.db; a running "
-                               "daemon sees changes at once).")  # fmt: skip
-    key_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
-    kcreate = key_commands.add_parser("create", parents=[common], help="create a key and print it once",
-                                      description="Create a key named NAME; the key is printed once.")  # fmt: skip
-    kcreate.add_argument("name", metavar="NAME", help="a name to know the key by (who or what uses it)")
-    kcreate.add_argument("--scope", choices=("speak", "admin"), default="speak",
-                         help="speak: speech, models, voices (read), quality checks; admin: also enroll and "
-                              "remove voices (default: speak)")  # fmt: skip
-    kcreate.set_defaults(func=cmd_keys_create)
-    klist = key_commands.add_parser("list", parents=[common], help="list keys (names, scopes, dates; never the key)",
-                                    description="List the keys: name, scope, created, last used.")  # fmt: skip
-    klist.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    klist.set_defaults(func=cmd_keys_list)
-    krevoke = key_commands.add_parser("revoke", parents=[common], help="revoke a key at once",
-                                      description="Delete the key named NAME; it stops working at once.")  # fmt: skip
-    krevoke.add_argument("name", metavar="NAME", help="the key's name")
-    krevoke.set_defaults(func=cmd_keys_revoke)
-    from hub import jobcli
-
+    cli_voices.add_commands(commands, common)
+    cli_models.add_commands(commands, common)
+    cli_engines.add_commands(commands, common)
+    cli_keys.add_commands(commands, common)
     jobcli.add_commands(commands, common)
     return parser
 
@@ -219,9 +162,8 @@ async def cmd_say(settings: Settings, args: argparse.Namespace) -> int:
 
     text = sys.stdin.read() if args.text == "-" else args.text
     out = args.output if args.output not in (None, "-") else None
-    fmt = args.format or (Path(out).suffix.lstrip(".").lower() if out else "wav")
-    if fmt not in audio.FORMATS:
-        fmt = "wav" if args.format is None else fmt
+    suffix = Path(out).suffix.lstrip(".").lower() if out else ""
+    fmt = args.format or (suffix if suffix in OUTPUT_FORMATS else "wav")
     async with Hub.open(settings) as hub:
         stream = await hub.synthesize(
             SpeechRequest(text, voice=args.voice, speed=args.speed, speaker=args.speaker)
@@ -238,13 +180,9 @@ async def cmd_say(settings: Settings, args: argparse.Namespace) -> int:
             if args.check:
                 await _report_synthesis(hub, stream.voice, audio.encode("wav", chunk), text)
         else:
-            encoder = None
-            async for piece in stream:
-                encoder = encoder or audio.open_encoder(fmt, piece.rate, piece.channels)
-                sys.stdout.buffer.write(encoder.feed(piece.audio))
+            async for data in audio.encode_stream(fmt, stream):
+                sys.stdout.buffer.write(data)
                 sys.stdout.buffer.flush()
-            if encoder is not None:
-                sys.stdout.buffer.write(encoder.finish())
     if out:
         print(f"wrote {seconds:.2f} s of {stream.voice.name} to {out} ({fmt})", file=sys.stderr)
     return 0
@@ -257,211 +195,6 @@ async def _report_synthesis(hub: Any, voice: Any, wav: bytes, text: str) -> None
     line = f"check: word error rate {wer:.0%}" if wer is not None else "check: no speech recognized"
     line += f", similarity to {voice.name} {similarity:.2f}" if similarity is not None else ""
     print(f"{line} ({report.verdict}); heard: {report.transcript!r}", file=sys.stderr)
-
-
-async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
-    from hub.api import Hub
-    from hub.errors import BadAudio
-
-    clip = Path(args.clip)
-    if not clip.is_file():
-        print(f"voxhub: {clip} is not a file: give the path of an audio clip", file=sys.stderr)
-        return 2
-    if not args.against:
-        settings = settings.with_changes(engines={})  # no synthesis needed: skip starting engine workers
-    async with Hub.open(settings) as hub:
-        try:
-            report = await hub.check(clip.read_bytes(), against=args.against, text=args.text)
-        except BadAudio as exc:
-            print(f"voxhub: reject: {exc.message}", file=sys.stderr)
-            return 2
-    print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
-    return report.exit_code
-
-
-async def cmd_voices_list(settings: Settings, args: argparse.Namespace) -> int:
-    from hub.api import Hub
-
-    async with Hub.open(settings) as hub:
-        voices = await hub.list_voices()
-    if args.json:
-        print(json.dumps([v.to_dict() for v in voices], indent=2))
-        return 0
-    width = max([len(v.name) for v in voices] + [4])
-    print(f"{'NAME':<{width}}  {'ENGINE':<8}  {'KIND':<7}  LANGUAGES  DESCRIPTION")
-    for v in voices:
-        print(
-            f"{v.name:<{width}}  {v.engine:<8}  {v.kind:<7}  {','.join(v.languages) or '-':<9}  {v.description}"
-        )
-    return 0
-
-
-async def cmd_voices_add(settings: Settings, args: argparse.Namespace) -> int:
-    import getpass
-
-    from hub.api import Consent, Hub
-
-    clip = Path(args.clip)
-    if not clip.is_file():
-        print(f"voxhub: {clip} is not a file: give the path of a reference clip", file=sys.stderr)
-        return 2
-    from hub.quality.clip import ClipRejected
-
-    async with Hub.open(settings) as hub:
-        try:
-            voice = await hub.enroll(
-                args.name,
-                clip.read_bytes(),
-                transcript=args.transcript,
-                language=args.language,
-                replace=args.replace,
-                consent=Consent("cli", getpass.getuser()) if args.consent else None,
-            )
-        except ClipRejected as exc:
-            print(f"voxhub: {exc.message}", file=sys.stderr)
-            return 2
-        details = await hub.voice_details(voice.name)
-    print(json.dumps(details, indent=2))
-    report = details.get("quality") or {}
-    print(f"quality: {report.get('verdict')} (score {report.get('score')})", file=sys.stderr)
-    for finding in report.get("findings", []):
-        print(f"  {finding['severity']:<6} {finding['code']}: {finding['message']}", file=sys.stderr)
-    return 0
-
-
-async def cmd_voices_show(settings: Settings, args: argparse.Namespace) -> int:
-    from hub.api import Hub
-
-    async with Hub.open(settings) as hub:
-        details = await hub.voice_details(args.name)
-    print(json.dumps(details, indent=2))
-    return 0
-
-
-async def cmd_voices_remove(settings: Settings, args: argparse.Namespace) -> int:
-    from hub.api import Hub
-
-    async with Hub.open(settings) as hub:
-        await hub.delete_voice(args.name)
-    print(f"removed {args.name}", file=sys.stderr)
-    return 0
-
-
-async def cmd_keys_create(settings: Settings, args: argparse.Namespace) -> int:
-    from hub import keys
-    from hub.library import VoiceLibrary
-
-    key = keys.new_key()
-    with VoiceLibrary.open(settings.db_path) as library:
-        library.add_api_key(args.name, keys.digest(key), args.scope)
-    print(key)
-    print(
-        f"created {args.scope} key {args.name!r}: it is shown only now (voxhub.db keeps a hash)",
-        file=sys.stderr,
-    )
-    return 0
-
-
-async def cmd_keys_list(settings: Settings, args: argparse.Namespace) -> int:
-    import datetime
-
-    from hub.library import VoiceLibrary
-
-    with VoiceLibrary.open(settings.db_path) as library:
-        rows = library.api_keys()
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-
-    def when(stamp: float | None) -> str:
-        return datetime.datetime.fromtimestamp(stamp).isoformat(" ", "seconds") if stamp else "never"
-
-    width = max([len(r["name"]) for r in rows] + [4])
-    print(f"{'NAME':<{width}}  {'SCOPE':<5}  {'CREATED':<19}  LAST USED")
-    for r in rows:
-        print(f"{r['name']:<{width}}  {r['scope']:<5}  {when(r['created_at']):<19}  {when(r['last_used'])}")
-    return 0
-
-
-async def cmd_keys_revoke(settings: Settings, args: argparse.Namespace) -> int:
-    from hub.library import VoiceLibrary
-
-    with VoiceLibrary.open(settings.db_path) as library:
-        if not library.revoke_api_key(args.name):
-            names = ", ".join(r["name"] for r in library.api_keys()) or "none"
-            print(f"voxhub: no key named {args.name!r} (keys: {names})", file=sys.stderr)
-            return 2
-    print(f"revoked {args.name}", file=sys.stderr)
-    return 0
-
-
-def _zipvoice_dir(settings: Settings) -> Path:
-    from engines.zipvoice.models import default_model_dir
-
-    section = settings.engines.get("zipvoice")
-    configured = str(section.options.get("model_dir") or "") if section else ""
-    return Path(configured).expanduser() if configured else default_model_dir(settings.data_dir)
-
-
-async def cmd_models_list(settings: Settings, args: argparse.Namespace) -> int:
-    from engines.zipvoice.models import installed
-    from hub import models as hub_models
-
-    rows = installed(_zipvoice_dir(settings))
-    models_dir = settings.data_dir / "models"
-    others = [{"name": m.name, "installed": m.is_present(models_dir), "description": m.description,
-               "path": str(m.directory(models_dir))} for m in hub_models.MODELS.values()]  # fmt: skip
-    if args.json:
-        from hub.cli_engines import pocket_row
-
-        print(json.dumps([*rows, pocket_row(settings), *others], indent=2))
-        return 0
-    print(f"{'NAME':<17}  {'PRECISION':<9}  {'STATE':<9}  {'SIZE':>9}  MISSING")
-    for row in rows:
-        state = ("verified" if row["verified"] else "installed") if row["installed"] else "missing"
-        print(f"{row['name']:<17}  {row['precision']:<9}  {state:<9}  {row['size_mb']:>7.1f}MB  "
-              f"{', '.join(row['missing']) or '-'}")  # fmt: skip
-    print(f"model dir: {_zipvoice_dir(settings)}")
-    from hub.cli_engines import pocket_row
-
-    pocket = pocket_row(settings)
-    print(f"{pocket['name']:<17}  {'-':<9}  {'installed' if pocket['installed'] else 'missing':<9}  "
-          f"cloning {'yes' if pocket['cloning'] else 'no'}, voices: {', '.join(pocket['voices']) or '-'}")  # fmt: skip
-    for row in others:
-        state = "installed" if row["installed"] else "missing"
-        print(f"{row['name']:<22}  {state:<9}  {row['description']}")
-    print(f"speech recognition models: {models_dir}")
-    return 0
-
-
-async def cmd_models_pull(settings: Settings, args: argparse.Namespace) -> int:
-    from engines.zipvoice.models import MODELS, PRECISIONS, pull
-    from hub import models as hub_models
-
-    if args.name == "pocket-tts":
-        from hub.cli_engines import pull_pocket
-
-        return await pull_pocket(settings, args)
-    if args.name in hub_models.MODELS:
-        log = lambda m: print(m, file=sys.stderr)  # noqa: E731
-        where = await asyncio.to_thread(hub_models.pull, args.name, settings.data_dir / "models", log)
-        print(f"{args.name} installed in {where}", file=sys.stderr)
-        return 0
-    if args.name not in MODELS:
-        known = ", ".join([*MODELS, "pocket-tts", *hub_models.MODELS])
-        print(f"voxhub: unknown model {args.name!r}: use one of {known}", file=sys.stderr)
-        return 2
-    section = settings.engines.get("zipvoice")
-    precision = args.precision or str(section.options.get("precision", "fp32") if section else "fp32")
-    precisions = PRECISIONS if precision == "all" else (precision,)
-    model_dir = _zipvoice_dir(settings)
-    paths = await asyncio.to_thread(
-        pull, args.name, model_dir, precisions, lambda m: print(m, file=sys.stderr)
-    )
-    print(
-        f"{args.name} ({', '.join(precisions)}) installed in {model_dir}: {len(paths)} files", file=sys.stderr
-    )
-    return 0
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Formats: m4b / m4a (AAC in MP4 with one chapter marker per chapter, which audiobook players show), zip
 (one WAV file per chapter, numbered, with the chapter title in the name), or any of the speech formats
-(wav, mp3, flac, opus, aac, pcm) as one file without markers; GET /v1/jobs/{id} lists the chapters' start
+(hub.rules.OUTPUT_FORMATS) as one file without markers; GET /v1/jobs/{id} lists the chapters' start
 times either way.
 """
 
@@ -16,8 +16,12 @@ from fractions import Fraction
 
 import numpy as np
 
-JOB_FORMATS = ("m4b", "m4a", "zip", "wav", "mp3", "flac", "opus", "aac", "pcm")
-CONTENT_TYPES = {"m4b": "audio/mp4", "m4a": "audio/mp4", "zip": "application/zip"}
+from hub.rules import OUTPUT_FORMATS
+
+CONTAINER_TYPES = {"m4b": "audio/mp4", "m4a": "audio/mp4", "zip": "application/zip"}
+"""The formats only a whole job is written in (chapter markers, a file per chapter), with content types."""
+JOB_FORMATS = (*CONTAINER_TYPES, *OUTPUT_FORMATS)
+"""What a job's audio can be: a container, or any speech format (hub.rules) as one file."""
 _MIN_LOUDNESS_S = 0.5  # BS.1770 gating needs 400 ms blocks: shorter chunks keep their own level
 
 
@@ -122,9 +126,9 @@ def write_zip(pcm: bytes, rate: int, marks: list[Mark]) -> bytes:
 def render(fmt: str, pcm: bytes, rate: int, marks: list[Mark]) -> tuple[bytes, str]:
     """The job's file in `fmt` and its content type."""
     if fmt in ("m4b", "m4a"):
-        return write_mp4(pcm, rate, marks), CONTENT_TYPES[fmt]
+        return write_mp4(pcm, rate, marks), CONTAINER_TYPES[fmt]
     if fmt == "zip":
-        return write_zip(pcm, rate, marks), CONTENT_TYPES[fmt]
+        return write_zip(pcm, rate, marks), CONTAINER_TYPES[fmt]
     from engines.core.interface import AudioChunk
     from hub import audio
 

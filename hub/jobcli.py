@@ -12,10 +12,11 @@ from typing import Any
 
 import aiohttp
 
+from hub.cli import speed_arg
 from hub.jobaudio import JOB_FORMATS
+from hub.jobtext import input_format_of
+from hub.rules import MAX_SPEED, MIN_SPEED
 from hub.settings import Settings
-
-INPUT_FORMATS = {".md": "markdown", ".markdown": "markdown", ".epub": "epub"}
 
 
 def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -40,7 +41,8 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     submit.add_argument(
         "--format", choices=JOB_FORMATS, help="m4b (chapter marks, default), zip (a file per chapter), ..."
     )
-    submit.add_argument("--speed", type=float, default=1.0, help="speaking rate, 0.25-4.0 (default 1.0)")
+    submit.add_argument("--speed", type=speed_arg, default=1.0,
+                        help=f"speaking rate, {MIN_SPEED}-{MAX_SPEED} (default 1.0)")  # fmt: skip
     submit.add_argument("--webhook", metavar="URL", help="POST a signed event to URL when the job ends")
     submit.add_argument("--detach", action="store_true", help="print the job's id and return at once")
     submit.set_defaults(func=cmd_submit)
@@ -141,7 +143,7 @@ def _write(path: str, data: bytes) -> None:
 
 async def cmd_submit(settings: Settings, args: argparse.Namespace) -> int:
     path = Path(args.file)
-    kind = "text" if args.file == "-" else INPUT_FORMATS.get(path.suffix.lower(), "text")
+    kind = "text" if args.file == "-" else input_format_of(path)
     try:
         raw = sys.stdin.buffer.read() if args.file == "-" else path.read_bytes()
     except OSError as exc:

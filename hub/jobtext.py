@@ -12,11 +12,17 @@ import io
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from pathlib import Path
 
 from hub import text as textproc
 from hub.errors import EmptyText, InvalidRequest
 
-INPUT_FORMATS = ("text", "markdown", "epub")
+INPUT_FORMATS: dict[str, tuple[str, ...]] = {
+    "text": (".txt",),
+    "markdown": (".md", ".markdown"),
+    "epub": (".epub",),
+}
+"""A job's `input_format`s, each with the file suffixes it is read from (`voxhub job submit FILE`)."""
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)(?:\s+#+)?\s*$")
 
 
@@ -30,6 +36,12 @@ class Chapter:
 class Chunk:
     chapter: int
     text: str
+
+
+def input_format_of(path: Path) -> str:
+    """The `input_format` of a file by its suffix: Markdown, EPUB, else plain text."""
+    suffix = path.suffix.lower()
+    return next((fmt for fmt, suffixes in INPUT_FORMATS.items() if suffix in suffixes), "text")
 
 
 def plain_chapters(text: str, title: str = "") -> list[Chapter]:

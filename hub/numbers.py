@@ -1,7 +1,7 @@
 """Numbers, money, units, dates and times read aloud in the voice's language, through num2words.
 
 The number words come from num2words (a kept library, pure Python) in the language of the voice, never from
-tables of our own. English keeps its detailed rules in hub/text.py (years, phone numbers, 12-hour times,
+tables of our own. English keeps its detailed rules in hub/text/english.py (years, phone numbers, 12-hour times,
 "1st") and takes its words from `cardinal`/`ordinal` here, read the American way ("one hundred one").
 Every other language num2words knows gets `speak_numbers`: decimals with that language's separator
 ("3,5" in German is "drei Komma fünf"; "1.000" is a thousand), percent and a small table of common units in
@@ -25,7 +25,7 @@ SPACE_GROUPED = frozenset(
     {"fr", "ru", "pl", "cs", "sk", "sv", "fi", "nb", "no", "uk", "et", "lt", "lv", "hu", "bg"}
 )
 
-# Unit words per language: symbol -> (one, many). English is hub/text.py's table; German and French a few
+# Unit words per language: symbol -> (one, many). English is hub/text/english_words.py's table; German and French a few
 # common ones. A unit missing for a language is left as written (the engine reads the symbol).
 # fmt: off
 UNITS: dict[str, dict[str, tuple[str, str]]] = {
@@ -247,7 +247,7 @@ _CACHE: dict[str, list[Rule]] = {}
 
 
 def speak_numbers(text: str, language: str) -> str:
-    """Numbers, money, units, dates and times in `text` as words of `language` (not English: hub/text.py)."""
+    """Numbers, money, units, dates and times in `text` as words of `language` (not English: hub/text/english.py)."""
     lang = base_language(language)
     if not supported(lang):
         return text

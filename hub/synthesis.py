@@ -26,7 +26,7 @@ from hub import text as textproc
 from hub.errors import EngineUnavailable, InvalidRequest, StorageError, VoiceNotFound, VoxhubError
 from hub.library import VoiceLibrary, VoiceRecord
 from hub.metrics import Metrics
-from hub.rules import check_engine, check_speed
+from hub.rules import check_engine, check_speed, check_text
 from hub.scheduler import Job, Priority
 from hub.settings import Settings
 from hub.speech import SpeechRequest, SpeechStream
@@ -60,7 +60,7 @@ class Synthesizer:
     async def synthesize(self, request: SpeechRequest) -> SpeechStream:
         """Validate the request and return its audio stream (first sentence first)."""
         check_speed(request.speed)
-        textproc.check_text(request.text, max_chars=self.settings.text.max_chars)
+        check_text(request.text, max_chars=self.settings.text.max_chars)
         voice, record = await self.voices.resolve(request.voice)
         # Normalized once the voice is known: its language decides how numbers, units and dates are read.
         sentences = textproc.prepare(

@@ -6,7 +6,7 @@ import html
 from functools import cache
 from typing import Any
 
-from hub.api import OUTPUT_FORMATS, VERSION
+from hub.api import JOB_FORMATS, JOB_INPUT_FORMATS, OUTPUT_FORMATS, VERSION
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 CONSENT = {"type": "boolean", "description": "Required: true confirms the speaker consented to their voice being "
@@ -173,9 +173,9 @@ def openapi_spec(engine_options: EngineOptions = ()) -> dict[str, Any]:
                 "post": {
                     "summary": "Start a long-form job (text, Markdown or base64 EPUB in `input`, or `items`); 202 with the job",
                     "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
-                        "input": {"type": "string"}, "input_format": {"type": "string", "enum": ["text", "markdown", "epub"]},
+                        "input": {"type": "string"}, "input_format": {"type": "string", "enum": list(JOB_INPUT_FORMATS)},
                         "items": {"type": "array"}, "voice": {"type": "string"}, "format": {"type": "string",
-                        "enum": ["m4b", "m4a", "zip", *OUTPUT_FORMATS]}, "speed": {"type": "number"}, "options": {"type": "object"},
+                        "enum": list(JOB_FORMATS)}, "speed": {"type": "number"}, "options": {"type": "object"},
                         "webhook": {}}}}}},
                     "responses": {"202": ok_json, **_errors(400, 401, 403, 404, 413, 415)},
                 },

@@ -8,7 +8,8 @@ Config keys (`[engines.piper]`; values may be strings when they come from the en
                VITS sampling noise; empty/absent = each voice's `inference` defaults from its json
 
 `info()` reads only the `.onnx.json` files. The ONNX session of a voice is created on its first request and
-kept. Each sentence of the request becomes one s16le mono AudioChunk at the voice's sample rate.
+kept. The request's text is phonemized whole (espeak-ng, line by line); each sentence of the phonemes
+becomes one s16le mono AudioChunk at the voice's sample rate.
 """
 
 from __future__ import annotations
@@ -169,7 +170,8 @@ class PiperEngine(Engine):
             ],
             dtype=np.float32,
         )
-        return self._generate(voice, session, split_sentences(request.text), scales, speaker_id, should_stop)
+        sentences = self._phoneme_sentences(voice, request.text)
+        return self._generate(voice, session, sentences, scales, speaker_id, should_stop)
 
     def _generate(
         self,
@@ -183,10 +185,10 @@ class PiperEngine(Engine):
         input_names = {i.name for i in session.get_inputs()}
         output_names = [o.name for o in session.get_outputs()]
         output = "output" if "output" in output_names else output_names[0]
-        for sentence in sentences:
+        for phonemes in sentences:
             if should_stop():
                 return
-            ids = self._ids(voice, sentence)
+            ids = self._ids(voice, phonemes)
             if ids is None:
                 continue
             feeds = {
@@ -200,15 +202,20 @@ class PiperEngine(Engine):
             pcm = np.rint(np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
             yield AudioChunk(rate=voice.sample_rate, width=2, channels=1, audio=pcm.tobytes())
 
-    def _ids(self, voice: PiperVoice, sentence: str) -> list[int] | None:
-        """Phoneme ids of one sentence, or None when it has no phonemes the voice knows."""
+    def _phoneme_sentences(self, voice: PiperVoice, text: str) -> list[str]:
+        """The text's phonemes, one string per sentence (a `text` voice reads the characters themselves)."""
+        lines = [line for line in text.splitlines() if line.strip()]
         if voice.phoneme_type == "text":
-            phonemes = sentence
+            phonemized = lines
         else:
             try:
-                phonemes = self._phonemizer.phonemize([sentence], voice.espeak_voice)[0]
+                phonemized = self._phonemizer.phonemize(lines, voice.espeak_voice)
             except RuntimeError as exc:
                 raise EngineError(f"voice {voice.name!r}: espeak-ng cannot phonemize: {exc}") from exc
+        return [sentence for line in phonemized for sentence in split_sentences(line)]
+
+    def _ids(self, voice: PiperVoice, phonemes: str) -> list[int] | None:
+        """Phoneme ids of one sentence's phonemes, or None when it has none the voice knows."""
         ids, missing = phoneme_ids(phonemes, voice.phoneme_id_map)
         for phoneme in dict.fromkeys(missing):
             key = (voice.name, phoneme)

@@ -1,4 +1,4 @@
-"""Text → sentences → phonemes → Piper phoneme ids.
+"""Text → phonemes → phoneme sentences → Piper phoneme ids.
 
 Phonemes come from espeak-ng (shipped by `espeakng-loader`) through `phonemizer-fork`, with punctuation and
 stress marks kept, as Piper voices were trained on. One espeak backend is built per espeak voice and cached.
@@ -19,14 +19,20 @@ log = logging.getLogger(__name__)
 
 PAD, BOS, EOS = "_", "^", "$"
 
-# A sentence ends at . ! ? … (optionally followed by closing quotes/brackets) before whitespace.
+# A phoneme sentence ends at . ! ? … (optionally followed by closing quotes/brackets) before whitespace.
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"'”’»)\]]))\s+")
 _WORD = re.compile(r"\w")
 
 
-def split_sentences(text: str) -> list[str]:
-    """Split text into sentences; pieces without any letter or digit (e.g. `...`) are dropped."""
-    return [s.strip() for s in _SENTENCE_END.split(text) if _WORD.search(s)]
+def split_sentences(phonemes: str) -> list[str]:
+    """Cut a voice's phonemes into the sentences Piper's VITS model reads one at a time, as it was trained.
+
+    The input is phonemizer output: espeak-ng's IPA, which keeps the text's punctuation, or a `text` voice's
+    characters. This is not the text's sentence splitting (the hub does that, hub.text.sentences, and sends
+    one sentence per request); it keeps a long phoneme string from reaching the model whole when the engine
+    is called with several sentences. Pieces without any letter or digit (e.g. `...`) are dropped.
+    """
+    return [s.strip() for s in _SENTENCE_END.split(phonemes) if _WORD.search(s)]
 
 
 def phoneme_ids(phonemes: str, id_map: Mapping[str, Sequence[int]]) -> tuple[list[int], list[str]]:

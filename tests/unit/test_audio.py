@@ -12,7 +12,8 @@ import soundfile as sf
 from av.audio.stream import AudioStream
 
 from engines.core.interface import AudioChunk
-from hub import audio
+from hub import audio, rules
+from hub.audio import decoding
 from hub.errors import BadAudio, UnsupportedFormat
 
 RATE = 22050
@@ -79,13 +80,13 @@ def sf_file(x: np.ndarray, rate: int, fmt: str, subtype: str | None = None) -> b
 def decoded_samples(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Spy on PyAV decoding in hub.audio: how many samples it decoded, frame by frame."""
     seen: list[int] = []
-    real = audio._frame_to_float
+    real = decoding._frame_to_float
 
     def spy(frame: av.AudioFrame) -> np.ndarray:
         seen.append(frame.samples)
         return real(frame)
 
-    monkeypatch.setattr(audio, "_frame_to_float", spy)
+    monkeypatch.setattr(decoding, "_frame_to_float", spy)
     return seen
 
 
@@ -121,7 +122,7 @@ def check_listenable(fmt: str, data: bytes, signal: np.ndarray) -> None:
         np.testing.assert_array_equal(audio.float_to_pcm16(decoded), audio.float_to_pcm16(signal))
 
 
-@pytest.mark.parametrize("fmt", audio.FORMATS)
+@pytest.mark.parametrize("fmt", rules.OUTPUT_FORMATS)
 def test_streaming_encode_is_a_valid_file_that_sounds_right(fmt: str, pcm: bytes, signal: np.ndarray) -> None:
     outputs, tail = stream_encode(fmt, pcm)
     early = sum(map(len, outputs))
@@ -133,7 +134,7 @@ def test_streaming_encode_is_a_valid_file_that_sounds_right(fmt: str, pcm: bytes
     check_listenable(fmt, b"".join(outputs) + tail, signal)
 
 
-@pytest.mark.parametrize("fmt", audio.FORMATS)
+@pytest.mark.parametrize("fmt", rules.OUTPUT_FORMATS)
 def test_one_shot_encode_sounds_right(fmt: str, pcm: bytes, signal: np.ndarray) -> None:
     check_listenable(fmt, audio.encode(fmt, AudioChunk(rate=RATE, width=2, channels=1, audio=pcm)), signal)
 
@@ -192,11 +193,11 @@ def test_feed_after_finish_is_refused() -> None:
 def test_unknown_format_lists_the_supported_ones(call: Callable[[], object]) -> None:
     with pytest.raises(UnsupportedFormat) as err:
         call()
-    assert all(fmt in err.value.message for fmt in audio.FORMATS)
+    assert all(fmt in err.value.message for fmt in rules.OUTPUT_FORMATS)
 
 
 def test_content_types_cover_every_format() -> None:
-    assert set(audio.CONTENT_TYPES) == set(audio.FORMATS)
+    assert set(audio.CONTENT_TYPES) == set(rules.OUTPUT_FORMATS)
     assert audio.CONTENT_TYPES["mp3"] == "audio/mpeg" and audio.CONTENT_TYPES["opus"] == "audio/ogg"
 
 

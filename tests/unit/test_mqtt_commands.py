@@ -9,7 +9,7 @@ import pytest
 
 from adapters.mqtt import commands, discovery
 from adapters.mqtt.settings import MqttSettings, Topics, load
-from hub import audio
+from hub import rules
 from hub.api import AUDIO_FORMATS, ConfigError
 from hub.clips import Clip, ClipStore
 
@@ -152,7 +152,7 @@ def test_discovery_configs() -> None:
 
 
 def test_facade_formats_match_the_codecs() -> None:
-    assert AUDIO_FORMATS == audio.FORMATS
+    assert AUDIO_FORMATS == rules.OUTPUT_FORMATS
 
 
 def test_clip_store_keeps_the_newest_within_its_bounds() -> None:
