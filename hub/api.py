@@ -39,8 +39,8 @@ from hub.errors import (
     WrongContentType,
 )
 from hub.hosting import AdapterHost, HttpRoute
-from hub.jobaudio import JOB_FORMATS
-from hub.jobtext import INPUT_FORMATS as JOB_INPUT_FORMATS
+from hub.jobs.audio import JOB_FORMATS
+from hub.jobs.text import INPUT_FORMATS as JOB_INPUT_FORMATS
 from hub.keys import KeyStore, digest
 from hub.library import VoiceLibrary
 from hub.quality import QualityReport, headline_numbers
@@ -99,7 +99,7 @@ class Hub(AdapterHost):
         self.clips = ClipStore()
         AdapterHost.__init__(self)
         self._voice_listeners: list[Callable[[], None]] = []
-        from hub.jobs import JobRunner
+        from hub.jobs.runner import JobRunner
 
         self.jobs = JobRunner(self)
         """Long-form jobs: submit, status, list, cancel, audio, listen (persisted chunk by chunk, resumed by `open`)."""

@@ -1,5 +1,5 @@
 """The voice library: enrolled voices, engine prompts, the synthesis cache, chat users' voices and API keys,
-in one SQLite file (long-form jobs keep their tables there too, through hub.jobstore).
+in one SQLite file (long-form jobs keep their tables there too, through hub.jobs.store).
 
 Modules: `database` (the file, its writer thread and readers), `schema` (tables and migrations), `records`
 (stored values), `storage` (disk errors), and one per group of tables: `voices`, `users`, `cache`.

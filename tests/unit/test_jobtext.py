@@ -7,8 +7,8 @@ import base64
 import pytest
 
 from hub.errors import EmptyText, InvalidRequest
-from hub.jobaudio import Piece, join
-from hub.jobtext import Chapter, chunk_chapters, markdown_chapters, read_input
+from hub.jobs.audio import Piece, join
+from hub.jobs.text import Chapter, chunk_chapters, markdown_chapters, read_input
 
 
 def test_markdown_headings_open_chapters_and_text_before_the_first_is_kept() -> None:

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from engines.core.interface import AudioChunk
-from hub import audio, jobaudio, jobtext, rules, text
+from hub import audio, rules, text
 from hub.cli import build_parser
 from hub.errors import EmptyText, InvalidRequest, InvalidVoiceName, TextTooLong, UnsupportedFormat
+from hub.jobs import audio as jobaudio
+from hub.jobs import text as jobtext
 
 FORMATS_LISTED = "mp3, opus, aac, flac, wav, pcm"
 

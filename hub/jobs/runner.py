@@ -17,10 +17,11 @@ import time
 from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from hub import jobaudio, webhooks
 from hub.errors import ConfigError, InvalidRequest, NotFound, VoxhubError
-from hub.jobstore import FINAL, JobStore
-from hub.jobtext import INPUT_FORMATS, Chapter, chunk_chapters, read_input
+from hub.jobs import audio as jobaudio
+from hub.jobs import webhooks
+from hub.jobs.store import FINAL, JobStore
+from hub.jobs.text import INPUT_FORMATS, Chapter, chunk_chapters, read_input
 from hub.rules import check_engine, check_format, check_speed
 from hub.scheduler import Priority
 

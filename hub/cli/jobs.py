@@ -13,8 +13,8 @@ from typing import Any
 import aiohttp
 
 from hub.cli import speed_arg
-from hub.jobaudio import JOB_FORMATS
-from hub.jobtext import input_format_of
+from hub.jobs.audio import JOB_FORMATS
+from hub.jobs.text import input_format_of
 from hub.rules import MAX_SPEED, MIN_SPEED
 from hub.settings import Settings
 

@@ -50,7 +50,7 @@ async def cmd_models_list(settings: Settings, args: argparse.Namespace) -> int:
     others = [{"name": m.name, "installed": m.is_present(models_dir), "description": m.description,
                "path": str(m.directory(models_dir))} for m in hub_models.MODELS.values()]  # fmt: skip
     if args.json:
-        from hub.cli_engines import pocket_row
+        from hub.cli.engines import pocket_row
 
         print(json.dumps([*rows, pocket_row(settings), *others], indent=2))
         return 0
@@ -60,7 +60,7 @@ async def cmd_models_list(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{row['name']:<17}  {row['precision']:<9}  {state:<9}  {row['size_mb']:>7.1f}MB  "
               f"{', '.join(row['missing']) or '-'}")  # fmt: skip
     print(f"model dir: {_zipvoice_dir(settings)}")
-    from hub.cli_engines import pocket_row
+    from hub.cli.engines import pocket_row
 
     pocket = pocket_row(settings)
     print(f"{pocket['name']:<17}  {'-':<9}  {'installed' if pocket['installed'] else 'missing':<9}  "
@@ -77,7 +77,7 @@ async def cmd_models_pull(settings: Settings, args: argparse.Namespace) -> int:
     from hub import models as hub_models
 
     if args.name == "pocket-tts":
-        from hub.cli_engines import pull_pocket
+        from hub.cli.engines import pull_pocket
 
         return await pull_pocket(settings, args)
     if args.name in hub_models.MODELS:

@@ -1,7 +1,7 @@
 """The `voxhub` command line: the parser, `main`, and the `serve` and `say` commands.
 
-The other command groups add themselves to the parser: `check` and `voices` (hub.cli_voices), `models`
-(hub.cli_models), `engines` (hub.cli_engines), `keys` (hub.cli_keys), `job` (hub.jobcli).
+The other command groups add themselves to the parser: `check` and `voices` (hub.cli.voices), `models`
+(hub.cli.models), `engines` (hub.cli.engines), `keys` (hub.cli.keys), `job` (hub.cli.jobs).
 """
 
 from __future__ import annotations
@@ -74,7 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
                           "the speaker similarity, on standard error")  # fmt: skip
     say.set_defaults(func=cmd_say)
 
-    from hub import cli_engines, cli_keys, cli_models, cli_voices, jobcli
+    from hub.cli import engines as cli_engines
+    from hub.cli import jobs as jobcli
+    from hub.cli import keys as cli_keys
+    from hub.cli import models as cli_models
+    from hub.cli import voices as cli_voices
 
     cli_voices.add_commands(commands, common)
     cli_models.add_commands(commands, common)
@@ -195,7 +199,3 @@ async def _report_synthesis(hub: Any, voice: Any, wav: bytes, text: str) -> None
     line = f"check: word error rate {wer:.0%}" if wer is not None else "check: no speech recognized"
     line += f", similarity to {voice.name} {similarity:.2f}" if similarity is not None else ""
     print(f"{line} ({report.verdict}); heard: {report.transcript!r}", file=sys.stderr)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,8 +10,8 @@ import json
 import time
 from typing import Any
 
-from hub.jobaudio import Piece
-from hub.jobtext import Chunk
+from hub.jobs.audio import Piece
+from hub.jobs.text import Chunk
 from hub.library import VoiceLibrary
 from hub.library.schema import Database
 

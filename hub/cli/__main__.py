@@ -1,0 +1,7 @@
+"""`python -m hub.cli`: the same as the `voxhub` command."""
+
+import sys
+
+from hub.cli import main
+
+sys.exit(main())
