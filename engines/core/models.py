@@ -342,7 +342,7 @@ class RegistrySource:
         return f"{name} installed in {pull(name, context.data_dir / 'models', log)}"
 
 
-REGISTRY = RegistrySource()
+REGISTRY: ModelSource = RegistrySource()
 
 
 def load_sources(table: Mapping[str, str]) -> dict[str, ModelSource]:

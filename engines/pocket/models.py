@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engines.core.errors import ConfigError
-from engines.core.models import ModelContext, ModelDownloadError, ModelFile, fetch_file
+from engines.core.models import ModelContext, ModelDownloadError, ModelFile, ModelSource, fetch_file
 
 MODEL_NAME = "pocket-tts"
 CLONING_REPO = "kyutai/pocket-tts"
@@ -160,4 +160,4 @@ class PocketSource:
         return f"{MODEL_NAME} installed in {model_dir}: {mode}"
 
 
-SOURCE = PocketSource()
+SOURCE: ModelSource = PocketSource()

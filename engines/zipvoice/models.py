@@ -24,6 +24,7 @@ from engines.core.models import (
     ModelContext,
     ModelDownloadError,
     ModelFile,
+    ModelSource,
     fetch_file,
     manual_instructions,
     matches,
@@ -180,4 +181,4 @@ class ZipVoiceSource:
         return f"{name} ({', '.join(precisions)}) installed in {model_dir}: {len(paths)} files"
 
 
-SOURCE = ZipVoiceSource()
+SOURCE: ModelSource = ZipVoiceSource()
