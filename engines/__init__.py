@@ -17,10 +17,12 @@ ENGINES: dict[str, str] = {
 }
 
 MODEL_SOURCES: dict[str, str] = {
-    "zipvoice": "engines.zipvoice.models",
-    "pocket-tts": "engines.pocket.models",
+    "zipvoice": "engines.zipvoice.models:SOURCE",
+    "pocket": "engines.pocket.models:SOURCE",
+    "registry": "engines.core.models:REGISTRY",
 }
-"""`voxhub models pull NAME` for engine models: the module that fetches them (imports no engine runtime)."""
+"""Every model source (engines.core.models.ModelSource) behind `voxhub models list|pull`, in listing order:
+an engine's models module (imports no engine runtime), and the ModelSpec registry (the hub's Whisper models)."""
 
 
 def load_engine_class(name: str) -> type:

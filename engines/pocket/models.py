@@ -1,4 +1,4 @@
-"""Pocket TTS model files: `voxhub models pull pocket-tts`, what is installed, and the config the engine loads.
+"""Pocket TTS model files: `voxhub models pull pocket-tts` (SOURCE), what is installed, the config the engine loads.
 
 Layout of the model dir (default DATA_DIR/models/pocket-tts): `config.yaml` (the package's English config with
 every path made local), `model.safetensors` (the cloning checkpoint, gated: accept the terms on its model page
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engines.core.errors import ConfigError
-from engines.core.models import ModelDownloadError, ModelFile, fetch_file
+from engines.core.models import ModelContext, ModelDownloadError, ModelFile, ModelSource, fetch_file
 
 MODEL_NAME = "pocket-tts"
 CLONING_REPO = "kyutai/pocket-tts"
@@ -134,3 +134,30 @@ def installed(model_dir: Path) -> dict[str, Any]:
     return {"name": MODEL_NAME, "path": str(model_dir), "installed": (model_dir / "config.yaml").is_file(),
             "cloning": (model_dir / "model.safetensors").is_file(),
             "voices": sorted(p.stem for p in (model_dir / "voices").glob("*.safetensors"))}  # fmt: skip
+
+
+class PocketSource:
+    """Pocket TTS for `voxhub models list|pull`, in `[engines.pocket]`'s model_dir; a pull takes --token
+    (else HF_TOKEN) for the gated cloning checkpoint."""
+
+    engine = "pocket"
+
+    def names(self) -> list[str]:
+        return [MODEL_NAME]
+
+    def rows(self, context: ModelContext) -> list[dict[str, Any]]:
+        return [installed(context.model_dir(default_model_dir(context.data_dir)))]
+
+    def lines(self, rows: list[dict[str, Any]], context: ModelContext) -> list[str]:
+        return [f"{row['name']:<17}  {'-':<9}  {'installed' if row['installed'] else 'missing':<9}  "
+                f"cloning {'yes' if row['cloning'] else 'no'}, voices: {', '.join(row['voices']) or '-'}"
+                for row in rows]  # fmt: skip
+
+    def pull(self, name: str, context: ModelContext, log: Callable[[str], None]) -> str:
+        model_dir = context.model_dir(default_model_dir(context.data_dir))
+        cloning = pull(model_dir, context.token, log)
+        mode = "with voice cloning" if cloning else "preset voices only (no cloning checkpoint)"
+        return f"{MODEL_NAME} installed in {model_dir}: {mode}"
+
+
+SOURCE: ModelSource = PocketSource()

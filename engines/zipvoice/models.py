@@ -1,4 +1,4 @@
-"""ZipVoice model files: where they live, what is installed, and `voxhub models pull`.
+"""ZipVoice model files: where they live, what is installed, and `voxhub models pull` (SOURCE, its model source).
 
 Layout under the model dir (default `DATA_DIR/models/zipvoice`), mirroring the Hugging Face repo:
 `zipvoice/` and `zipvoice_distill/` each with `tokens.txt`, `text_encoder[_int8].onnx` and
@@ -21,8 +21,10 @@ from typing import Any
 
 from engines.core.errors import ConfigError
 from engines.core.models import (
+    ModelContext,
     ModelDownloadError,
     ModelFile,
+    ModelSource,
     fetch_file,
     manual_instructions,
     matches,
@@ -149,3 +151,34 @@ def pull(name: str, model_dir: Path, precisions: tuple[str, ...] = ("fp32",),
     model_dir.mkdir(parents=True, exist_ok=True)
     (model_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
     return paths
+
+
+class ZipVoiceSource:
+    """ZipVoice's models for `voxhub models list|pull`: every model and precision, in `[engines.zipvoice]`'s
+    model_dir; a pull takes --precision (fp32, int8, all), else the engine's configured precision."""
+
+    engine = "zipvoice"
+
+    def names(self) -> list[str]:
+        return list(MODELS)
+
+    def rows(self, context: ModelContext) -> list[dict[str, Any]]:
+        return installed(context.model_dir(default_model_dir(context.data_dir)))
+
+    def lines(self, rows: list[dict[str, Any]], context: ModelContext) -> list[str]:
+        table = [f"{'NAME':<17}  {'PRECISION':<9}  {'STATE':<9}  {'SIZE':>9}  MISSING"]
+        for row in rows:
+            state = ("verified" if row["verified"] else "installed") if row["installed"] else "missing"
+            table.append(f"{row['name']:<17}  {row['precision']:<9}  {state:<9}  {row['size_mb']:>7.1f}MB  "
+                         f"{', '.join(row['missing']) or '-'}")  # fmt: skip
+        return [*table, f"model dir: {context.model_dir(default_model_dir(context.data_dir))}"]
+
+    def pull(self, name: str, context: ModelContext, log: Callable[[str], None]) -> str:
+        precision = context.precision or str(context.options.get("precision", "fp32"))
+        precisions = PRECISIONS if precision == "all" else (precision,)
+        model_dir = context.model_dir(default_model_dir(context.data_dir))
+        paths = pull(name, model_dir, precisions, log)
+        return f"{name} ({', '.join(precisions)}) installed in {model_dir}: {len(paths)} files"
+
+
+SOURCE: ModelSource = ZipVoiceSource()

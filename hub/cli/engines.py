@@ -1,4 +1,4 @@
-"""`voxhub engines list|install` and `voxhub models pull pocket-tts`: engine environments and engine models.
+"""`voxhub engines list|install`: the engines and their own environments.
 
 An engine may run in a venv of its own (`<data dir>/engines/NAME/venv`), with the pinned requirements its
 class declares (`REQUIREMENTS`): torch engines pin their own torch/numpy. The pool starts that engine's
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hub.errors import InvalidRequest, ModelMissing
+from hub.errors import InvalidRequest
 from hub.settings import Settings
 
 
@@ -99,37 +99,4 @@ async def cmd_engines_install(settings: Settings, args: argparse.Namespace) -> i
               "installed_at": time.time()}  # fmt: skip
     (venv.parent / "installed.json").write_text(json.dumps(record, indent=2))
     print(f"{args.name} will run under {python} (restart the daemon to use it)", file=sys.stderr)
-    return 0
-
-
-def _pocket(settings: Settings) -> tuple[Any, Path]:
-    """The Pocket TTS model manifest module (no torch) and its model dir."""
-    from engines import MODEL_SOURCES
-    from hub.registry import load_module
-
-    models = load_module(MODEL_SOURCES, "pocket-tts", "model")
-    section = settings.engines.get("pocket")
-    configured = str(section.options.get("model_dir") or "") if section else ""
-    return models, Path(configured).expanduser() if configured else models.default_model_dir(
-        settings.data_dir
-    )
-
-
-def pocket_row(settings: Settings) -> dict[str, Any]:
-    """What `voxhub models list` shows for pocket-tts."""
-    models, model_dir = _pocket(settings)
-    return dict(models.installed(model_dir))
-
-
-async def pull_pocket(settings: Settings, args: argparse.Namespace) -> int:
-    """`voxhub models pull pocket-tts [--token TOKEN]`."""
-    models, model_dir = _pocket(settings)
-    try:
-        cloning = await asyncio.to_thread(
-            models.pull, model_dir, args.token, lambda m: print(m, file=sys.stderr)
-        )
-    except models.ModelDownloadError as exc:
-        raise ModelMissing(exc.message, param="model") from None
-    mode = "with voice cloning" if cloning else "preset voices only (no cloning checkpoint)"
-    print(f"pocket-tts installed in {model_dir}: {mode}", file=sys.stderr)
     return 0
