@@ -19,9 +19,9 @@ ENGINES: dict[str, str] = {
 MODEL_SOURCES: dict[str, str] = {
     "zipvoice": "engines.zipvoice.models:SOURCE",
     "pocket": "engines.pocket.models:SOURCE",
-    "registry": "engines.core.models:REGISTRY",
+    "registry": "engines.core.model_sources:REGISTRY",
 }
-"""Every model source (engines.core.models.ModelSource) behind `voxhub models list|pull`, in listing order:
+"""Every model source (engines.core.model_sources.ModelSource) behind `voxhub models list|pull`, in listing order:
 an engine's models module (imports no engine runtime), and the ModelSpec registry (the hub's Whisper models)."""
 
 

@@ -14,15 +14,14 @@ import shutil
 from pathlib import Path
 
 from engines import MODEL_SOURCES
+from engines.core.model_sources import ModelSource, load_sources
 from engines.core.models import (
     MODELS,
     PACKAGED,
     ModelFile,
-    ModelSource,
     ModelSpec,
     hf_url,
     install,
-    load_sources,
     pull,
     register,
     require,

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from engines.core.errors import ConfigError
-from engines.core.models import ModelContext, ModelDownloadError, ModelFile, ModelSource, fetch_file
+from engines.core.model_sources import ModelContext, ModelSource
+from engines.core.models import ModelDownloadError, ModelFile, fetch_file
 
 MODEL_NAME = "pocket-tts"
 CLONING_REPO = "kyutai/pocket-tts"

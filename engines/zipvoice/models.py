@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from engines.core.errors import ConfigError
+from engines.core.model_sources import ModelContext, ModelSource
 from engines.core.models import (
-    ModelContext,
     ModelDownloadError,
     ModelFile,
-    ModelSource,
     fetch_file,
     manual_instructions,
     matches,

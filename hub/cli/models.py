@@ -1,6 +1,6 @@
 """`voxhub models list|pull`: every downloadable model, through the one model source interface.
 
-The sources (engines.core.models.ModelSource: ZipVoice, Pocket TTS, the Whisper registry) are named in
+The sources (engines.core.model_sources.ModelSource: ZipVoice, Pocket TTS, the Whisper registry) are named in
 engines.MODEL_SOURCES and loaded by hub.models.sources(); this module knows no engine: it hands each source
 a ModelContext (data dir, its engine's config options, --token, --precision) and prints what it returns.
 """
@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any
 
-from engines.core.models import ModelContext, ModelSource, by_name
+from engines.core.model_sources import ModelContext, ModelSource, by_name
 from hub.models import sources
 from hub.settings import Settings
 

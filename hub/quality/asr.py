@@ -22,8 +22,8 @@ import numpy as np
 
 from hub import models
 from hub.errors import ConfigError, ModelMissing
-from hub.lazy import LazyModel
 from hub.models import offline_model_dir
+from hub.quality.lazy import LazyModel
 
 __all__ = [
     "BACKENDS",

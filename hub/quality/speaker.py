@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from hub.errors import ModelMissing
-from hub.lazy import LazyModel
+from hub.quality.lazy import LazyModel
 
 RATE = 16000
 N_FFT = 400  # 25 ms window

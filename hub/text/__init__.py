@@ -7,7 +7,7 @@ synthesized and sent while the rest waits. A stream of text pieces goes through 
 
 Normalizing: the language-neutral cleanup (markdown, emoji, whitespace: hub.text.cleanup) for every language;
 English has its own rules (hub.text.english, number words in hub.text.english_words). Every other language
-num2words knows gets hub/numbers.py's `speak_numbers` (decimal comma or point, money, percent, units, dates
+num2words knows gets hub/text/numbers.py's `speak_numbers` (decimal comma or point, money, percent, units, dates
 and times where tabled). A language with rules of its own goes into _LANGUAGE_RULES.
 """
 
@@ -16,9 +16,9 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable
 
-from hub import numbers
 from hub.errors import EmptyText
 from hub.rules import check_text
+from hub.text import numbers
 from hub.text.cleanup import PICTOGRAPHS, collapse, strip_markdown
 from hub.text.english import normalize_english
 from hub.text.sentences import FIRST_SENTENCE_CHARS, SENTENCE_MAX_CHARS, split_sentences

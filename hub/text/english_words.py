@@ -1,6 +1,6 @@
 """How English says numbers: cardinals, ordinals, years, dates, clock times, money and measures.
 
-The words come from num2words (hub/numbers.py), the American way: "101" -> "one hundred one". The `say_*`
+The words come from num2words (hub/text/numbers.py), the American way: "101" -> "one hundred one". The `say_*`
 functions turn one match of hub.text.english's rules into words.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from hub import numbers
+from hub.text import numbers
 
 # fmt: off
 _MONTHS = (

@@ -1,5 +1,5 @@
 """`voxhub models list|pull` has one path: every model source named in engines.MODEL_SOURCES is listed and pulled
-by the same command code, through the one interface (engines.core.models.ModelSource)."""
+by the same command code, through the one interface (engines.core.model_sources.ModelSource)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 import engines
-from engines.core.models import MODELS, ModelContext, ModelSource, by_name, load_sources
+from engines.core.model_sources import ModelContext, ModelSource, by_name, load_sources
+from engines.core.models import MODELS
 from hub.cli import main
 from hub.models import sources
 
