@@ -46,6 +46,8 @@ from hub.library import VoiceLibrary
 from hub.quality import QualityReport, headline_numbers
 from hub.quality.workers import AnalysisPool
 from hub.rules import (
+    MAX_SPEED,
+    MIN_SPEED,
     OUTPUT_FORMATS,
     VOICE_NAME,
     check_engine,
@@ -65,17 +67,16 @@ from hub.workers import EnginePool
 
 log = logging.getLogger("voxhub.hub")
 VERSION = __version__
-AUDIO_FORMATS = OUTPUT_FORMATS
-"""The formats `Hub.encode` writes (the name adapters have used; hub.rules defines them)."""
 
 # What adapters may use, besides the Hub itself: they import nothing else from voxhub.
 __all__ = [
-    "AUDIO_FORMATS", "JOB_FORMATS", "JOB_INPUT_FORMATS", "OUTPUT_FORMATS", "VERSION", "VOICE_NAME", "AudioChunk", "BadAudio", "ConfigError", "Consent",
-    "EngineInfo", "EngineUnavailable", "Forbidden", "HttpRoute", "HttpSettings", "Hub", "InvalidRequest",
-    "NotFound", "Priority", "QualityReport", "SpeechPart", "SpeechRequest", "SpeechSession", "SpeechStream",
-    "TaskSet", "TooManyRequests", "Unauthorized", "UnsupportedFormat", "UploadTooLarge", "VoiceInfo",
-    "VoxhubError", "WrongContentType", "check_engine", "check_format", "check_speed", "check_text",
-    "check_voice_name", "conform_chunk", "headline_numbers", "key_digest", "parse_section"
+    "JOB_FORMATS", "JOB_INPUT_FORMATS", "MAX_SPEED", "MIN_SPEED", "OUTPUT_FORMATS", "VERSION", "VOICE_NAME",
+    "AudioChunk", "BadAudio", "ConfigError", "Consent", "EngineInfo", "EngineUnavailable", "Forbidden",
+    "HttpRoute", "HttpSettings", "Hub", "InvalidRequest", "NotFound", "Priority", "QualityReport",
+    "SpeechPart", "SpeechRequest", "SpeechSession", "SpeechStream", "TaskSet", "TooManyRequests",
+    "Unauthorized", "UnsupportedFormat", "UploadTooLarge", "VoiceInfo", "VoxhubError", "WrongContentType",
+    "check_engine", "check_format", "check_speed", "check_text", "check_voice_name", "conform_chunk",
+    "headline_numbers", "key_digest", "parse_section"
 ]  # fmt: skip
 
 key_digest = digest

@@ -6,7 +6,7 @@ import html
 from functools import cache
 from typing import Any
 
-from hub.api import JOB_FORMATS, JOB_INPUT_FORMATS, OUTPUT_FORMATS, VERSION
+from hub.api import JOB_FORMATS, JOB_INPUT_FORMATS, MAX_SPEED, MIN_SPEED, OUTPUT_FORMATS, VERSION
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 CONSENT = {"type": "boolean", "description": "Required: true confirms the speaker consented to their voice being "
@@ -71,7 +71,7 @@ def openapi_spec(engine_options: EngineOptions = ()) -> dict[str, Any]:
                 "description": "A voxhub voice or an OpenAI alias (alloy, echo, ...)",
             },
             "response_format": {"type": "string", "enum": list(OUTPUT_FORMATS), "default": "mp3"},
-            "speed": {"type": "number", "minimum": 0.25, "maximum": 4.0, "default": 1.0},
+            "speed": {"type": "number", "minimum": MIN_SPEED, "maximum": MAX_SPEED, "default": 1.0},
             "stream_format": {"type": "string", "enum": ["audio", "sse"], "default": "audio"},
             "speaker": {
                 "type": "string",

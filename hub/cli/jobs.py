@@ -194,20 +194,21 @@ async def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    job = await _simple(settings, args, "GET", f"/v1/jobs/{args.id}")
+async def _one_job(method: str, settings: Settings, args: argparse.Namespace) -> int:
+    """`job status` (GET) and `job cancel` (DELETE): the job's one-line state afterwards."""
+    job = await _simple(settings, args, method, f"/v1/jobs/{args.id}")
     if job is None:
         return 1
     print(_line(job))
     return 0
+
+
+async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    return await _one_job("GET", settings, args)
 
 
 async def cmd_cancel(settings: Settings, args: argparse.Namespace) -> int:
-    job = await _simple(settings, args, "DELETE", f"/v1/jobs/{args.id}")
-    if job is None:
-        return 1
-    print(_line(job))
-    return 0
+    return await _one_job("DELETE", settings, args)
 
 
 async def cmd_fetch(settings: Settings, args: argparse.Namespace) -> int:
