@@ -240,7 +240,8 @@ def test_the_job_commands_submit_follow_list_cancel_and_fetch(tmp_path: Path) ->
         with zipfile.ZipFile(tmp_path / "book.zip") as archive:
             assert archive.namelist() == ["01-Start.wav", "02-End.wav"]
         long = tmp_path / "long.txt"
-        long.write_text(" ".join(SENTENCES))
+        # Long enough (140 chunks, about 7 s) that the job is still running when `cancel` (a new process) arrives.
+        long.write_text(" ".join(SENTENCES * 10))
         running = voxhub(daemon, "submit", str(long), "--detach").stdout.strip()
         cancelled = voxhub(daemon, "cancel", running)
         assert cancelled.returncode == 0 and "cancelled" in cancelled.stdout

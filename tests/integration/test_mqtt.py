@@ -175,9 +175,9 @@ def test_enroll_over_mqtt_adds_the_voice_to_home_assistant_and_removal_takes_it_
     # Piper alone cannot speak a cloned voice: the error proves the voice reached the hub.
     assert spoken["status"] == "error" and "cloning engine" in spoken["error"], spoken
 
+    since = len(probe.messages)  # before the DELETE: its updates may arrive before it returns
     request = urllib.request.Request(f"{daemon.api}/voices/mqtt-mum", method="DELETE")
     urllib.request.urlopen(request).close()
-    since = len(probe.messages)
     select = probe.wait_for(lambda m: m.topic == SELECT and b"mqtt-mum" not in m.payload, since=since).json()
     assert (
         select["options"] == [o for o in select["options"] if o != "mqtt-mum"]
