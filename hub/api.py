@@ -93,9 +93,7 @@ class Hub(AdapterHost):
         self.synthesis = Synthesizer(settings, library, pools, self.voices)
         self.analysis = AnalysisPool(settings)
         """Enroll/check analysis (and its models) runs in worker processes here, bounded; never in the daemon."""
-        self.enrollment = Enrollment(
-            settings.enroll, self.voices, self.analysis, lambda: pools, self._voices_changed
-        )
+        self.enrollment = Enrollment(settings.enroll, self.voices, self.analysis, self._voices_changed)
         self.keys = KeyStore(library, settings.http.api_keys)
         self.clips = ClipStore()
         AdapterHost.__init__(self)
@@ -215,10 +213,7 @@ class Hub(AdapterHost):
         from hub import audio
 
         check_format(fmt, param="format")
-        # Compressed formats cost real CPU: keep them off the event loop.
-        offload = fmt not in ("wav", "pcm")
-        data = await asyncio.to_thread(audio.encode, fmt, chunk) if offload else audio.encode(fmt, chunk)
-        return data, audio.CONTENT_TYPES[fmt]
+        return await audio.encode_async(fmt, chunk), audio.CONTENT_TYPES[fmt]
 
     def encode_stream(self, fmt: str, chunks: AsyncIterator[AudioChunk]) -> AsyncIterator[bytes]:
         """`chunks` encoded as one `fmt` file, piece by piece as they arrive (hub.audio.encode_stream)."""

@@ -30,13 +30,11 @@ class Enrollment:
         settings: EnrollSettings,
         voices: VoiceDirectory,
         analysis: AnalysisPool,
-        engines: Callable[[], Mapping[str, object]],
         changed: Callable[[], None],
     ) -> None:
         self.settings = settings
         self.voices = voices
         self.analysis = analysis
-        self._engines = engines
         self._changed = changed
 
     async def enroll(
@@ -62,7 +60,7 @@ class Enrollment:
             raise VoiceExists(
                 f"{name!r} is the name of a preset voice or alias: choose another name", param="name"
             )
-        enabled = self._engines()
+        enabled = self.voices.pools
         if engine is not None and engine not in enabled:
             raise InvalidRequest(
                 f"engine {engine!r} is not enabled: use one of {', '.join(enabled)}", param="engine"

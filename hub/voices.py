@@ -43,14 +43,19 @@ class VoiceDirectory:
         """Every voice: presets of running engines, then cloned voices from the library."""
         # One query, no per-voice lookups: listings (HTTP, Wyoming describe, MQTT select) grow linearly.
         infos = await asyncio.to_thread(self.library.list_voice_infos)
-        return [*self.presets().values(), *(self.cloned(info) for info in infos)]
+        fallback = self._cloning_engine()  # once per listing, not once per voice
+        return [*self.presets().values(), *(self.cloned(info, fallback) for info in infos)]
 
-    def cloned(self, info: VoiceInfo | VoiceRecord) -> VoiceInfo:
-        """A stored voice with the engine that will speak it (its own if enabled, else the cloning one)."""
+    def _cloning_engine(self) -> str | None:
+        return next((e.name for e in self.engines() if e.cloning), None)
+
+    def cloned(self, info: VoiceInfo | VoiceRecord, fallback: str | None = None) -> VoiceInfo:
+        """A stored voice with the engine that will speak it: its own if enabled, else the cloning engine
+        (`fallback`, when the caller already knows it)."""
         if isinstance(info, VoiceRecord):
             info = info.to_info()
         own = info.engine if info.engine and info.engine in self.pools else None
-        engine = own or next((e.name for e in self.engines() if e.cloning), None) or info.engine
+        engine = own or fallback or self._cloning_engine() or info.engine
         return info if engine == info.engine else dataclasses.replace(info, engine=engine)
 
     async def resolve(self, name: str | None) -> tuple[VoiceInfo, VoiceRecord | None]:

@@ -7,7 +7,7 @@ with no temp files and no ffmpeg binary. Which formats a request may ask for is 
 
 from hub.audio.decoding import DecodeLimits, decode_audio
 from hub.audio.dsp import float_to_pcm16, pcm16_to_float, resample
-from hub.audio.encoding import CONTENT_TYPES, StreamEncoder, encode, encode_stream, open_encoder
+from hub.audio.encoding import CONTENT_TYPES, StreamEncoder, encode, encode_async, encode_stream, open_encoder
 
 __all__ = [
     "CONTENT_TYPES",
@@ -15,6 +15,7 @@ __all__ = [
     "StreamEncoder",
     "decode_audio",
     "encode",
+    "encode_async",
     "encode_stream",
     "float_to_pcm16",
     "open_encoder",

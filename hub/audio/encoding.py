@@ -203,6 +203,15 @@ def encode(fmt: str, chunk: AudioChunk) -> bytes:
     return encoder.feed(audio) + encoder.finish()
 
 
+UNCOMPRESSED = ("pcm", "wav")
+"""Formats cheap enough to encode on the event loop; the compressed ones cost real CPU and go to a thread."""
+
+
+async def encode_async(fmt: str, chunk: AudioChunk) -> bytes:
+    """`encode`, off the event loop for compressed formats."""
+    return encode(fmt, chunk) if fmt in UNCOMPRESSED else await asyncio.to_thread(encode, fmt, chunk)
+
+
 async def encode_stream(fmt: str, chunks: AsyncIterable[AudioChunk]) -> AsyncIterator[bytes]:
     """The `fmt` file of `chunks` (s16le, the layout of the first), in pieces to send as they are ready.
 
@@ -212,7 +221,7 @@ async def encode_stream(fmt: str, chunks: AsyncIterable[AudioChunk]) -> AsyncIte
     yielded for an empty stream, nor empty pieces.
     """
     check_format(fmt)
-    offload = fmt not in ("pcm", "wav")
+    offload = fmt not in UNCOMPRESSED
     iterator = aiter(chunks)
     first = await anext(iterator, None)
     if first is None:
@@ -220,7 +229,7 @@ async def encode_stream(fmt: str, chunks: AsyncIterable[AudioChunk]) -> AsyncIte
     if fmt == "flac":
         pcm = [first.audio] + [chunk.audio async for chunk in iterator]
         whole = AudioChunk(first.rate, first.width, first.channels, b"".join(pcm))
-        yield await asyncio.to_thread(encode, fmt, whole)
+        yield await encode_async(fmt, whole)
         return
     encoder = open_encoder(fmt, first.rate, first.channels)
 
